@@ -1,0 +1,23 @@
+"""User-facing errors.
+
+Everything a user can get wrong (config keys and values, data set names, image shapes, work directories,
+checkpoints) raises :class:`JaxgenError` with one sentence that names the bad value and what is allowed.
+The command-line tools print that sentence alone and exit with status 2; library callers can catch it.
+"""
+
+
+class JaxgenError(ValueError):
+  """A bad input from the user: the message names the bad value and what is allowed."""
+
+
+def check(condition: bool, message: str) -> None:
+  """Raises JaxgenError(message) when `condition` is false."""
+  if not condition:
+    raise JaxgenError(message)
+
+
+def choice(name: str, value, allowed) -> None:
+  """Raises a JaxgenError unless `value` is one of `allowed`."""
+  allowed = list(allowed)
+  if value not in allowed:
+    raise JaxgenError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}.")

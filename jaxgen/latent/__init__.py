@@ -1,0 +1,1 @@
+"""Latent-space tools: interpolation, attribute vectors, truncation, PCA/boundary directions, style mixing."""

@@ -1,0 +1,1 @@
+"""Shared Flax Linen building blocks (Keras-default layers, U-Net, embeddings, modulated convolutions)."""
