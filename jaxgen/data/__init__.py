@@ -112,14 +112,13 @@ def _data_key(config, split: str) -> tuple:
 def open_source(config, split: str):
   """A random-access source of the finite split: `.num_examples`, `.has_labels`, `.get(indices) -> batch dict`.
 
-  Raises JaxgenError for toy2d (an infinite stream: use `toy2d.sample` or `make_pipeline`).
+  For toy2d this is the fixed finite draw of `load_split` (the training pipeline samples the stream instead).
   """
   from jaxgen.data import sources
   _check_split(split)
   kind, arg = parse_name(config.data.name)
   if kind == "toy2d":
-    raise JaxgenError(f"data.name={config.data.name!r} is an infinite stream with no random-access source; "
-                      "use jaxgen.data.toy2d.sample or make_pipeline.")
+    return sources.InMemorySource({"x": _toy2d_split(arg, split)})
   if kind == "digits":
     return sources.cached_in_memory(_data_key(config, split), lambda: _digits_split(config, split))
   if kind == "tfds":
