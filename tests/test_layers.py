@@ -1,0 +1,85 @@
+"""Keras-default layers and the fast exact convolution formulations (jaxgen.nn.layers)."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen.nn import layers
+
+CASES = [  # (kernel, stride, padding, input size): the four the families use, plus odd ones.
+    (3, 2, "SAME", 4), (4, 2, "SAME", 4), (4, 1, "VALID", 1), (3, 1, "SAME", 5),
+    (3, 2, "VALID", 4), (5, 3, "SAME", 3), (4, 2, "VALID", 3), (2, 3, "VALID", 3), (1, 2, "SAME", 3),
+]
+
+
+def _perturbed_params(module, x):
+  v = module.init(jax.random.PRNGKey(1), x)
+  leaves, tree = jax.tree.flatten(v)
+  keys = jax.random.split(jax.random.PRNGKey(2), len(leaves))
+  return jax.tree.unflatten(tree, [a + 0.1 * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)])
+
+
+@pytest.mark.parametrize("k,s,padding,n,use_bias", [c + (i % 2 == 0,) for i, c in enumerate(CASES)])
+def test_conv_transpose_equals_flax(k, s, padding, n, use_bias):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, n, n + 1, 3))
+  ref = nn.ConvTranspose(5, (k, k), (s, s), padding=padding, use_bias=use_bias)
+  fast = layers.ConvTranspose(5, (k, k), (s, s), padding=padding, use_bias=use_bias)
+  v = _perturbed_params(ref, x)
+  assert jax.tree.map(jnp.shape, fast.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, v)
+  y_ref, y = ref.apply(v, x), fast.apply(v, x)
+  assert y.shape == y_ref.shape
+  np.testing.assert_allclose(y, y_ref, atol=1e-5, rtol=1e-5)
+
+  if (k, s, padding) not in [(3, 2, "SAME"), (4, 2, "SAME"), (4, 1, "VALID"), (3, 1, "SAME")]:
+    return
+  # Gradients with respect to the input and every parameter agree too.
+  cot = jax.random.normal(jax.random.PRNGKey(3), y.shape)
+  g_ref = jax.grad(lambda v, x: jnp.sum(ref.apply(v, x) * cot), argnums=(0, 1))(v, x)
+  g = jax.grad(lambda v, x: jnp.sum(fast.apply(v, x) * cot), argnums=(0, 1))(v, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g, g_ref)
+
+
+def test_conv_transpose_numpy_twin():
+  """Independent twin: scatter every input pixel times the kernel into the output (the textbook definition)."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(1, 3, 3, 2)).astype(np.float32)
+  w = rng.normal(size=(3, 3, 2, 4)).astype(np.float32)
+  s, k = 2, 3
+  # Textbook transposed conv with un-flipped-kernel correlation semantics of lax.conv_transpose:
+  # y[o] = Σ_j xd[o + j − pad_a] w[j]  <=>  x[i] contributes w[j] at o = s·i + pad_a − j.
+  pad_a, _ = layers.conv_transpose_padding(k, s, "SAME")
+  out = np.zeros((1, 6, 6, 4), np.float32)
+  for i in range(3):
+    for i2 in range(3):
+      for j in range(k):
+        for j2 in range(k):
+          o, o2 = s * i + pad_a - j, s * i2 + pad_a - j2
+          if 0 <= o < 6 and 0 <= o2 < 6:
+            out[0, o, o2] += x[0, i, i2] @ w[j, j2]
+  y = layers.conv_transpose_subpixel(jnp.asarray(x), jnp.asarray(w), (2, 2), "SAME")
+  np.testing.assert_allclose(y, out, atol=1e-5)
+
+
+def test_depth_space_roundtrip():
+  x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
+  np.testing.assert_array_equal(layers.depth_to_space(layers.space_to_depth(x, 2, 2), 2, 2), x)
+  assert layers.space_to_depth(x, 2, 2).shape == (2, 2, 3, 12)
+
+
+def test_keras_defaults():
+  assert layers.BatchNorm().epsilon == 1e-3 and layers.BatchNorm().momentum == 0.99
+  x = jnp.array([-2.0, 0.0, 3.0])
+  np.testing.assert_allclose(layers.leaky_relu(x), [-0.6, 0.0, 3.0])
+  np.testing.assert_allclose(layers.leaky_relu(x, 0.2), [-0.4, 0.0, 3.0])
+  # glorot_uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).
+  v = layers.Dense(300).init(jax.random.PRNGKey(0), jnp.zeros((1, 200)))
+  limit = np.sqrt(6 / 500)
+  kernel = np.asarray(v["params"]["kernel"])
+  assert kernel.max() <= limit and kernel.min() >= -limit and kernel.max() > 0.95 * limit
+  assert np.all(np.asarray(v["params"]["bias"]) == 0)
+  v = layers.Conv(8, (3, 3)).init(jax.random.PRNGKey(0), jnp.zeros((1, 5, 5, 4)))
+  limit = np.sqrt(6 / (9 * 4 + 9 * 8))
+  assert np.abs(np.asarray(v["params"]["kernel"])).max() <= limit
+  v = layers.ConvTranspose(8, (3, 3), 2).init(jax.random.PRNGKey(0), jnp.zeros((1, 5, 5, 4)))
+  assert np.abs(np.asarray(v["params"]["kernel"])).max() <= limit
