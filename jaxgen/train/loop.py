@@ -180,6 +180,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
           acc, acc_n, t0, t_step = None, 0, time.time(), done
         if eval_step is not None and config.train.eval_every and done % config.train.eval_every == 0:
           _evaluate(config, family, eval_step, state, writer, done, train_key, data_sharding)
+        t_io = time.time()  # checkpoint and sample time is not training time: keep it out of steps/s
         save_now = (config.train.checkpoint_every and done % config.train.checkpoint_every == 0) or done == total
         if save_now or preempt.requested:
           if acc is not None:
@@ -192,6 +193,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
             and jax.process_index() == 0:
           _write_samples(family, config, state, sample_key,
                          os.path.join(workdir, "samples", f"step_{done:06d}.png"))
+        t0 += time.time() - t_io
         if preempt.requested:
           bar.message(f"SIGTERM: saved checkpoint at step {done}; exiting.")
           break
@@ -208,7 +210,9 @@ def _evaluate(config, family, eval_step, state, writer, step, train_key, data_sh
     test = data_lib.make_pipeline(config, "test")
   except JaxgenError:
     return
-  num = min(20, test.steps_per_epoch or 20)
+  num = min(20, test.steps_per_epoch) if test.steps_per_epoch is not None else 20
+  if num == 0:
+    return
   key = jax.random.fold_in(jax.random.fold_in(train_key, step), 1 << 30)
   sums = None
   for i in range(num):
