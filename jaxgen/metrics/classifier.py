@@ -1,0 +1,324 @@
+"""A small CNN classifier trained by jaxgen itself, and the sample-quality metrics built on it.
+
+Inception-based FID needs pretrained weights that cannot be fetched offline, so jaxgen scores image models with
+a classifier it trains on the real training split of the run's own data set (`digits`, `tfds/mnist`,
+`tfds/fashion_mnist`, ...): the "classifier Fréchet distance" below is FID with this CNN's penultimate layer in
+place of Inception's pool3. Numbers are comparable between jaxgen runs on the same data set and image size, not
+with published FIDs.
+
+Any object with `features(images) -> (N, D)` and `probabilities(images) -> (N, C)` (images float32 NHWC in
+[0, 1]) satisfies :class:`FeatureExtractor`; the metric functions take one, so an Inception extractor can be
+added later without touching them.
+
+Classifiers are deterministic from (data set, image size, channels, pad, seed): the same config always trains
+the same weights on a given machine. Trained weights are cached in
+`$JAXGEN_CACHE/classifiers/<key>/` (default cache `~/.cache/jaxgen`) as flax msgpack plus a `meta.json` that
+records the held-out test accuracy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import time
+from typing import Protocol, runtime_checkable
+
+import flax.linen as nn
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgen.metrics import frechet
+
+ARCH_VERSION = 1          # bump when the architecture or the training recipe changes: invalidates the cache
+WORK_SIZE = 32            # the CNN's working resolution; inputs of other sizes are resized bilinearly
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+  """What the image metrics need from a feature network (a jaxgen CNN now, Inception later)."""
+
+  name: str
+
+  def features(self, images) -> np.ndarray:
+    """images float32 (N, H, W, C) in [0, 1] -> features (N, D)."""
+
+  def probabilities(self, images) -> np.ndarray:
+    """images float32 (N, H, W, C) in [0, 1] -> class probabilities (N, num_classes)."""
+
+
+class DigitsCNN(nn.Module):
+  """Conv(16, s2) → Conv(32, s2) → Conv(64, s2) (ReLU, 3×3) → Dense(128) → Dense(classes).
+
+  Input: NHWC in [0, 1] at any size/channel count; converted to grey (channel mean), resized to 32×32 and
+  centred to [-1, 1]. `__call__` returns (logits (N, classes), features (N, 128)); the features are the
+  post-ReLU penultimate activations used for the Fréchet distance.
+  """
+  num_classes: int = 10
+  width: int = 16
+  feature_dim: int = 128
+
+  @nn.compact
+  def __call__(self, x):
+    x = jnp.mean(x, axis=-1, keepdims=True)
+    if x.shape[1:3] != (WORK_SIZE, WORK_SIZE):
+      x = jax.image.resize(x, (x.shape[0], WORK_SIZE, WORK_SIZE, 1), "bilinear")
+    x = 2.0 * x - 1.0
+    for mult in (1, 2, 4):                       # 32 -> 16 -> 8 -> 4
+      x = nn.relu(nn.Conv(self.width * mult, (3, 3), strides=(2, 2))(x))
+    x = x.reshape(x.shape[0], -1)
+    h = nn.relu(nn.Dense(self.feature_dim)(x))
+    return nn.Dense(self.num_classes)(h), h
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSpec:
+  """Which data the classifier is trained on: the run's data settings (range is always [0, 1] here)."""
+  dataset: str = "digits"
+  image_size: int = 32
+  channels: int = 1
+  pad: int = 0
+  seed: int = 0
+  data_dir: str = ""
+
+  @property
+  def key(self) -> str:
+    name = self.dataset.replace("/", "_").replace(":", "_")
+    return f"{name}_{self.image_size}_c{self.channels}_p{self.pad}_s{self.seed}_v{ARCH_VERSION}"
+
+  def data_config(self):
+    from jaxgen.config import base_config
+    c = base_config()
+    c.data.name = self.dataset
+    c.data.image_size = int(self.image_size)
+    c.data.channels = int(self.channels)
+    c.data.pad = int(self.pad)
+    c.data.range = "unit"
+    c.data.data_dir = self.data_dir
+    return c
+
+
+@dataclasses.dataclass
+class Classifier:
+  """A trained DigitsCNN with batched, jitted `logits`, `features` and `probabilities` (FeatureExtractor)."""
+  spec: ClassifierSpec
+  params: dict
+  num_classes: int
+  meta: dict
+  batch_size: int = 500
+
+  def __post_init__(self):
+    self.module = DigitsCNN(num_classes=self.num_classes)
+    self._apply = jax.jit(self.module.apply)
+
+  @property
+  def name(self) -> str:
+    return f"jaxgen-cnn[{self.spec.key}]"
+
+  @property
+  def test_accuracy(self) -> float:
+    return float(self.meta["test_accuracy"])
+
+  def _run(self, images):
+    x = np.asarray(images, np.float32)
+    if x.ndim != 4:
+      raise ValueError(f"images must be NHWC; got shape {x.shape}")
+    logits, feats = [], []
+    for i in range(0, x.shape[0], self.batch_size):
+      chunk = x[i:i + self.batch_size]
+      n = chunk.shape[0]
+      if n < self.batch_size and x.shape[0] > self.batch_size:   # keep one compiled shape
+        chunk = np.concatenate([chunk, np.zeros((self.batch_size - n,) + chunk.shape[1:], chunk.dtype)])
+      lg, ft = self._apply({"params": self.params}, jnp.asarray(chunk))
+      logits.append(np.asarray(lg)[:n])
+      feats.append(np.asarray(ft)[:n])
+    return np.concatenate(logits), np.concatenate(feats)
+
+  def logits(self, images) -> np.ndarray:
+    return self._run(images)[0]
+
+  def features(self, images) -> np.ndarray:
+    return self._run(images)[1]
+
+  def probabilities(self, images) -> np.ndarray:
+    return np.asarray(jax.nn.softmax(self.logits(images), axis=-1))
+
+  def outputs(self, images) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities (N, C), features (N, D)) in one pass."""
+    lg, ft = self._run(images)
+    return np.asarray(jax.nn.softmax(lg, axis=-1)), ft
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+
+def _train_steps(num_train: int, batch_size: int) -> int:
+  """~27 epochs of digits, ~3 of MNIST; capped so a first training stays cheap."""
+  return int(min(max(600, 3 * num_train // batch_size), 3000))
+
+
+def train_classifier(spec: ClassifierSpec, train: dict, test: dict, num_classes: int, batch_size: int = 64,
+                     learning_rate: float = 1e-3, verbose: bool = False):
+  """Trains DigitsCNN on `train` (dict x in [0,1] NHWC, label) deterministically from spec.seed.
+
+  Adam with a cosine-decayed learning rate, data order from NumPy's PCG64 seeded with spec.seed, and random
+  ±2-pixel translations (padding with the border) for robustness to slightly misplaced generated digits.
+  Returns (params, meta) where meta records the held-out test accuracy.
+  """
+  t0 = time.time()
+  x_train = np.asarray(train["x"], np.float32)
+  y_train = np.asarray(train["label"], np.int32)
+  model = DigitsCNN(num_classes=num_classes)
+  params = model.init(jax.random.PRNGKey(spec.seed), jnp.zeros((1,) + x_train.shape[1:], jnp.float32))["params"]
+  num_steps = _train_steps(x_train.shape[0], batch_size)
+  tx = optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps))
+  opt_state = tx.init(params)
+  shift = max(1, round(2 * x_train.shape[1] / WORK_SIZE))   # 2 px at the working resolution
+
+  @jax.jit
+  def step(params, opt_state, x, y, key):
+    kx, ky = jax.random.split(key)
+    dx = jax.random.randint(kx, (), -shift, shift + 1)
+    dy = jax.random.randint(ky, (), -shift, shift + 1)
+    padded = jnp.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+    x = jax.lax.dynamic_slice(padded, (0, shift + dy, shift + dx, 0), x.shape)
+
+    def loss_fn(p):
+      logits, _ = model.apply({"params": p}, x)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  rng = np.random.default_rng(spec.seed)
+  n = x_train.shape[0]
+  order = np.empty(0, np.int64)
+  key = jax.random.PRNGKey(spec.seed + 1)
+  loss = float("nan")
+  for s in range(num_steps):
+    if order.size < batch_size:
+      order = np.concatenate([order, rng.permutation(n)])
+    idx, order = order[:batch_size], order[batch_size:]
+    params, opt_state, loss = step(params, opt_state, x_train[idx], y_train[idx], jax.random.fold_in(key, s))
+    if verbose and (s + 1) % 300 == 0:
+      print(f"  classifier step {s + 1}/{num_steps}: loss {float(loss):.4f}", flush=True)
+  clf = Classifier(spec, params, num_classes, meta={"test_accuracy": float("nan")})
+  probs = clf.probabilities(test["x"])
+  accuracy = float(np.mean(probs.argmax(-1) == np.asarray(test["label"])))
+  meta = {
+      "spec": dataclasses.asdict(spec), "arch_version": ARCH_VERSION, "num_classes": int(num_classes),
+      "num_train": int(n), "num_test": int(len(test["label"])), "num_steps": num_steps,
+      "batch_size": batch_size, "final_train_loss": float(loss), "test_accuracy": accuracy,
+      "train_seconds": round(time.time() - t0, 2), "jax_version": jax.__version__,
+  }
+  return params, meta
+
+
+def cache_dir() -> str:
+  """$JAXGEN_CACHE or ~/.cache/jaxgen."""
+  return os.environ.get("JAXGEN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "jaxgen")
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+  with os.fdopen(fd, "wb") as f:
+    f.write(data)
+  os.replace(tmp, path)
+
+
+def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int = 1, seed: int = 0,
+                   pad: int = 0, data_dir: str = "", retrain: bool = False, verbose: bool = False) -> Classifier:
+  """The feature classifier for a data set at an image size, trained on first use and cached on disk.
+
+  Training uses `jaxgen.data.load_split(config, "train")` with the given data settings (range [0, 1]); the test
+  accuracy on the "test" split is in `classifier.meta["test_accuracy"]`.
+  """
+  from jaxgen import data as jdata
+  spec = ClassifierSpec(dataset, int(image_size), int(channels), int(pad), int(seed), data_dir)
+  directory = os.path.join(cache_dir(), "classifiers", spec.key)
+  params_path = os.path.join(directory, "params.msgpack")
+  meta_path = os.path.join(directory, "meta.json")
+  if not retrain and os.path.exists(params_path) and os.path.exists(meta_path):
+    with open(meta_path) as f:
+      meta = json.load(f)
+    num_classes = int(meta["num_classes"])
+    template = DigitsCNN(num_classes=num_classes).init(
+        jax.random.PRNGKey(0), jnp.zeros((1, spec.image_size, spec.image_size, spec.channels)))["params"]
+    with open(params_path, "rb") as f:
+      params = flax.serialization.from_bytes(template, f.read())
+    return Classifier(spec, params, num_classes, meta)
+  config = spec.data_config()
+  num_classes = jdata.num_classes(config)
+  if num_classes <= 0:
+    from jaxgen.errors import JaxgenError
+    raise JaxgenError(f"data.name={dataset!r} has no labels; the feature classifier needs a labelled data set "
+                      "(digits, tfds/mnist, tfds/fashion_mnist, ...).")
+  if verbose:
+    print(f"Training the feature classifier {spec.key} (cached under {directory}) ...", flush=True)
+  train = jdata.load_split(config, "train")
+  test = jdata.load_split(config, "test")
+  params, meta = train_classifier(spec, train, test, num_classes, verbose=verbose)
+  os.makedirs(directory, exist_ok=True)
+  _write_atomic(params_path, flax.serialization.to_bytes(params))
+  _write_atomic(meta_path, json.dumps(meta, indent=2).encode())
+  if verbose:
+    print(f"  test accuracy {meta['test_accuracy']:.4f} ({meta['train_seconds']} s)", flush=True)
+  return Classifier(spec, params, num_classes, meta)
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def confidence(probs, threshold: float = 0.9) -> float:
+  """Fraction of samples whose largest class probability exceeds `threshold` (recognisable samples)."""
+  p = np.asarray(probs)
+  return float(np.mean(p.max(-1) > threshold))
+
+
+def label_histogram(probs, num_classes: int | None = None) -> np.ndarray:
+  """Normalised histogram (C,) of the predicted (argmax) labels."""
+  p = np.asarray(probs)
+  counts = np.bincount(p.argmax(-1), minlength=num_classes or p.shape[-1]).astype(np.float64)
+  return counts / counts.sum()
+
+
+def label_entropy(probs) -> float:
+  """Entropy (nats) of the predicted-label histogram: log C for a sampler that makes every class equally often,
+  0 when it always makes the same class (diversity across classes; mode collapse lowers it)."""
+  h = label_histogram(probs)
+  nz = h > 0
+  return float(-np.sum(h[nz] * np.log(h[nz])))
+
+
+def label_accuracy(probs, labels) -> float:
+  """Fraction of samples the classifier assigns to the label the conditional model was asked for."""
+  return float(np.mean(np.asarray(probs).argmax(-1) == np.asarray(labels)))
+
+
+def image_metrics(extractor: FeatureExtractor, images, real_images, labels=None, real_stats=None) -> dict:
+  """The classifier metrics of generated `images` against held-out `real_images` (both NHWC in [0, 1]).
+
+  Returns {"fd": classifier-feature Fréchet distance, "confidence": fraction with max prob > 0.9,
+  "label_entropy": nats (max log C), "max_label_entropy": log C, and "label_accuracy" when `labels` (the asked-for
+  class per image) is given}. `real_stats` = (mu, cov) skips recomputing the real features.
+  """
+  if hasattr(extractor, "outputs"):
+    probs, feats = extractor.outputs(images)
+  else:
+    probs, feats = extractor.probabilities(images), extractor.features(images)
+  if real_stats is None:
+    real_stats = frechet.feature_statistics(extractor.features(real_images))
+  out = {
+      "fd": frechet.frechet_distance(*frechet.feature_statistics(feats), *real_stats),
+      "confidence": confidence(probs),
+      "label_entropy": label_entropy(probs),
+      "max_label_entropy": float(math.log(probs.shape[-1])),
+  }
+  if labels is not None:
+    out["label_accuracy"] = label_accuracy(probs, labels)
+  return out

@@ -1,0 +1,95 @@
+"""Fréchet distance between Gaussians fitted to feature vectors (the "F" of FID).
+
+  d² = ‖μ₁ − μ₂‖² + Tr(Σ₁) + Tr(Σ₂) − 2 Tr((Σ₁ Σ₂)^{1/2})
+
+The cross term is computed without the non-symmetric `sqrtm(Σ₁ Σ₂)` of the usual FID code: with S = Σ₁^{1/2}
+(symmetric, from an eigendecomposition), Σ₁Σ₂ = S (S Σ₂ S) S⁻¹ is similar to the symmetric PSD matrix S Σ₂ S, so
+Tr((Σ₁Σ₂)^{1/2}) = Σᵢ √λᵢ(S Σ₂ S). Only symmetric eigendecompositions are needed, which are stable for
+singular (rank-deficient) covariances — the common case when there are fewer samples than feature dimensions —
+and never produce the complex parts `scipy.linalg.sqrtm` returns there. Everything runs in float64 NumPy: the
+statistics are small (D×D) and cancellation in the trace terms is what limits FID accuracy.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
+  """Symmetric square root of a symmetric PSD matrix (negative round-off eigenvalues clipped to 0)."""
+  w, v = np.linalg.eigh((cov + cov.T) / 2)
+  return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def trace_sqrt_product(cov1: np.ndarray, cov2: np.ndarray) -> float:
+  """Tr((Σ₁ Σ₂)^{1/2}) for symmetric PSD Σ₁, Σ₂ of shape (D, D), via the symmetric S Σ₂ S with S = Σ₁^{1/2}."""
+  s = _psd_sqrt(np.asarray(cov1, np.float64))
+  m = s @ np.asarray(cov2, np.float64) @ s
+  w = np.linalg.eigvalsh((m + m.T) / 2)
+  return float(np.sum(np.sqrt(np.clip(w, 0, None))))
+
+
+def frechet_distance(mu1, cov1, mu2, cov2) -> float:
+  """Squared Fréchet (2-Wasserstein) distance between N(mu1, cov1) and N(mu2, cov2).
+
+  Args:
+    mu1, mu2: means, shape (D,).
+    cov1, cov2: covariances, shape (D, D), symmetric positive semi-definite.
+  Returns:
+    A Python float >= 0 (tiny negative round-off is clipped to 0). This is the quantity FID reports.
+  """
+  mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+  cov1, cov2 = np.atleast_2d(np.asarray(cov1, np.float64)), np.atleast_2d(np.asarray(cov2, np.float64))
+  if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.size, mu1.size):
+    raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, cov {cov1.shape} vs {cov2.shape}")
+  diff = mu1 - mu2
+  d2 = diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt_product(cov1, cov2)
+  return float(max(d2, 0.0))
+
+
+def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+  """Mean (D,) and unbiased covariance (D, D) of features (N, D), in float64 (N >= 2)."""
+  f = np.asarray(features, np.float64)
+  if f.ndim != 2 or f.shape[0] < 2:
+    raise ValueError(f"features must have shape (N>=2, D); got {f.shape}")
+  return f.mean(0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
+
+
+@dataclasses.dataclass
+class RunningStatistics:
+  """Mean and covariance of features accumulated over batches (what FID code does over a data loader).
+
+  Uses shifted sums (shift = the first batch's mean) in float64 so that large feature offsets do not cancel.
+  `update(batch (B, D))` then `statistics()` equals `feature_statistics(concatenate(batches))`.
+  """
+  n: int = 0
+  shift: np.ndarray | None = None
+  sum: np.ndarray | None = None
+  sum_outer: np.ndarray | None = None
+
+  def update(self, features) -> "RunningStatistics":
+    f = np.asarray(features, np.float64)
+    if f.ndim != 2:
+      raise ValueError(f"features must have shape (B, D); got {f.shape}")
+    if self.shift is None:
+      self.shift = f.mean(0)
+      self.sum = np.zeros(f.shape[1])
+      self.sum_outer = np.zeros((f.shape[1], f.shape[1]))
+    g = f - self.shift
+    self.n += f.shape[0]
+    self.sum += g.sum(0)
+    self.sum_outer += g.T @ g
+    return self
+
+  def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+    if self.n < 2:
+      raise ValueError(f"need at least 2 feature vectors; have {self.n}")
+    m = self.sum / self.n
+    cov = (self.sum_outer - self.n * np.outer(m, m)) / (self.n - 1)
+    return self.shift + m, cov
+
+
+def frechet_distance_from_features(features1, features2) -> float:
+  """Fréchet distance between Gaussians fitted to two feature sets (N1, D) and (N2, D)."""
+  return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
