@@ -6,6 +6,7 @@ folders) decode and preprocess only the rows a batch asks for.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import threading
 from typing import Callable
@@ -62,9 +63,27 @@ class LazySource:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def parallel_map(fn: Callable, items, threads: int = 8) -> list:
+  """[fn(x) for x in items] in order, on a thread pool when there are many (image decoding releases the GIL)."""
+  items = list(items)
+  if len(items) <= 16:
+    return [fn(x) for x in items]
+  with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+    return list(pool.map(fn, items))
+
+
 def prep_each(images, preprocess_one: Callable) -> np.ndarray:
   """Preprocesses a list of images one at a time (sizes may differ), stacking the float32 results."""
   return np.concatenate([preprocess_one(np.asarray(im)[None]) for im in images], axis=0)
+
+
+IN_MEMORY_BYTES = 2 << 30   # splits whose preprocessed float32 arrays fit in this are decoded once and cached
+
+
+def fits_in_memory(config, num_examples: int) -> bool:
+  """Whether `num_examples` preprocessed float32 images of config.data's shape fit in IN_MEMORY_BYTES."""
+  s = int(config.data.image_size)
+  return num_examples * s * s * int(config.data.channels) * 4 <= IN_MEMORY_BYTES
 
 
 _LOCK = threading.Lock()

@@ -1,0 +1,126 @@
+"""TFDS data sets through `tfds.data_source` (random access to array_record files; no TensorFlow needed).
+
+  tfds/mnist, tfds/fashion_mnist    28x28x1, labels 0-9; splits train / test.
+  tfds/cifar10                      32x32x3, labels 0-9; splits train / test.
+  tfds/celeb_a                      218x178x3 aligned faces; "train" = TFDS train+validation (182,637 images; the
+                                    reference trains on all 202,599), "test" = TFDS test (19,962). Labelled only
+                                    when config.data.label names one of the 40 attributes (label 1 where true).
+  tfds/oxford_flowers102            images of various sizes; "train" = train+validation (2,040), "test" = test
+                                    (6,149) -- the reference trains on every image it has and ignores labels.
+
+A data set must be prepared once in array_record format (on a machine with internet):
+  tfds build <name> --file_format=array_record [--data_dir=DIR]
+Splits whose preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are decoded once into memory;
+larger ones are read and preprocessed per batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jaxgen.data import preprocess as prep
+from jaxgen.data import sources
+from jaxgen.errors import JaxgenError
+
+SPLITS = {
+    "mnist": {"train": "train", "test": "test"},
+    "fashion_mnist": {"train": "train", "test": "test"},
+    "cifar10": {"train": "train", "test": "test"},
+    "celeb_a": {"train": "train+validation", "test": "test"},
+    "oxford_flowers102": {"train": "train+validation", "test": "test"},
+}
+
+
+def prepare_hint(name: str, data_dir: str | None) -> str:
+  where = data_dir or "the default TFDS data_dir (~/tensorflow_datasets or $TFDS_DATA_DIR)"
+  dd = f" --data_dir={data_dir}" if data_dir else ""
+  py_dd = f", data_dir=\"{data_dir}\"" if data_dir else ""
+  return (f"tfds/{name} is not prepared in {where}; prepare it once with: tfds build {name} "
+          f"--file_format=array_record{dd} (or python -c 'import tensorflow_datasets as tfds; "
+          f"tfds.data_source(\"{name}\"{py_dd})' on a machine with internet)")
+
+
+def _open_tfds(name: str, tfds_split: str, data_dir: str | None):
+  """tfds.data_source with download=False; a JaxgenError saying how to prepare the data set if it fails.
+
+  The data source is tried first and only a failure is diagnosed, so `tfds.testing.mock_data` (which patches
+  the data source but leaves builders unprepared) keeps working.
+  """
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError as e:  # pragma: no cover - tensorflow-datasets is a dependency
+    raise JaxgenError(f"tfds/{name} needs the tensorflow-datasets package: pip install tensorflow-datasets "
+                      f"({e}).") from None
+  try:
+    return tfds.data_source(name, split=tfds_split, data_dir=data_dir, download=False)
+  except Exception as e:  # diagnose below; TFDS raises several types here
+    error = e
+  try:
+    prepared = tfds.builder(name, data_dir=data_dir).is_prepared()
+  except Exception:
+    prepared = False
+  if not prepared:
+    raise JaxgenError(prepare_hint(name, data_dir) + ".") from None
+  raise JaxgenError(f"tfds/{name} in {data_dir or 'the default TFDS data_dir'} cannot be opened for random access "
+                    f"({type(error).__name__}: {str(error).splitlines()[0]}); rebuild it with: tfds build {name} "
+                    f"--file_format=array_record" + (f" --data_dir={data_dir}" if data_dir else "") + ".") from None
+
+
+def _read_records(ds, indices: np.ndarray) -> list:
+  """Records ds[i] for i in indices, in order."""
+  return sources.parallel_map(ds.__getitem__, [int(i) for i in indices])
+
+
+def _label_fn(name: str, label_attr: str, first_record: dict):
+  """record -> int label, or None when the set is unlabelled under this config."""
+  if name == "celeb_a":
+    if not label_attr:
+      return None
+    attrs = first_record.get("attributes", {})
+    if label_attr not in attrs:
+      raise JaxgenError(f"data.label={label_attr!r} is not a CelebA attribute; choose one of "
+                        f"{', '.join(sorted(attrs))}.")
+    return lambda r: int(bool(r["attributes"][label_attr]))
+  return lambda r: int(r["label"])
+
+
+def _prep_fn(config, name: str):
+  d = config.data
+
+  def prep_one(images):
+    return prep.preprocess(images, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
+                           range_=d.range, what=f"tfds/{name} images")
+
+  def prep_batch(images: list) -> np.ndarray:
+    shapes = {np.shape(im) for im in images}
+    if len(shapes) == 1:
+      return prep_one(np.stack(images))
+    return sources.prep_each(images, prep_one)
+  return prep_batch
+
+
+def open_source(config, name: str, split: str):
+  """A source (see jaxgen.data.sources) over split `split` of TFDS data set `name`, preprocessed per config.
+
+  Held in memory (decoded once, cached) when the preprocessed split fits in sources.IN_MEMORY_BYTES, else read
+  and preprocessed per batch (CelebA at 64x64).
+  """
+  d = config.data
+  data_dir = d.get("data_dir", "") or None
+  label_attr = d.get("label", "") or ""
+  ds = _open_tfds(name, SPLITS[name][split], data_dir)
+  n = len(ds)
+  if n == 0:
+    raise JaxgenError(f"tfds/{name} split {SPLITS[name][split]!r} in {data_dir or 'the default data_dir'} is empty.")
+  label_of = _label_fn(name, label_attr, ds[0])
+
+  def read(indices):
+    records = _read_records(ds, indices)
+    images = [np.asarray(r["image"]) for r in records]
+    labels = None if label_of is None else [label_of(r) for r in records]
+    return images, labels
+
+  lazy = sources.LazySource(n, read, _prep_fn(config, name), has_labels=label_of is not None)
+  if not sources.fits_in_memory(config, n):
+    return lazy
+  key = ("tfds", name, split, data_dir, n, int(d.image_size), int(d.channels), int(d.pad), d.range, label_attr)
+  return sources.cached_in_memory(key, lazy.get_all)
