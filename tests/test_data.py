@@ -92,13 +92,12 @@ def test_checkerboard_and_rings_support():
 
 
 def test_toy2d_sample_is_jittable_and_keyed():
-  k = jax.random.PRNGKey(7)
-  np.testing.assert_allclose(toy2d.sample_jit("8gaussians", k, 64), toy2d.sample("8gaussians", k, 64), atol=1e-6)
-  for name in toy2d.NAMES:
-    x = toy2d.sample_jit(name, k, 64)
-    assert x.shape == (64, 2) and x.dtype == np.float32 and np.isfinite(x).all()
-    np.testing.assert_array_equal(x, toy2d.sample_jit(name, k, 64))
-    assert not np.allclose(toy2d.sample_jit(name, jax.random.PRNGKey(8), 64), x)
+  sample_all = jax.jit(lambda key: [toy2d.sample(name, key, 64) for name in toy2d.NAMES])  # one compile
+  a, b, c = sample_all(jax.random.PRNGKey(7)), sample_all(jax.random.PRNGKey(7)), sample_all(jax.random.PRNGKey(8))
+  for name, x, y, z in zip(toy2d.NAMES, a, b, c):
+    assert x.shape == (64, 2) and x.dtype == np.float32 and np.isfinite(x).all(), name
+    np.testing.assert_array_equal(x, y)
+    assert not np.allclose(x, z), name
   with pytest.raises(JaxgenError, match="swissroll"):
     toy2d.modes("swissroll")
 
@@ -327,6 +326,18 @@ def test_folder_source_split_and_values(tmp_path):
     np.testing.assert_allclose(x, np.broadcast_to(np.array(colours[f]) / 255.0, x.shape), atol=tol)
   p = data.make_pipeline(cfg)
   assert p.steps_per_epoch == 2 and p.batch(0)["x"].shape == (4, 8, 8, 3)
+
+
+def test_lazy_source_with_prefetch_matches_in_memory(tmp_path, monkeypatch):
+  _write_images(tmp_path)
+  cfg = make_config(f"folder:{tmp_path}", image_size=6, channels=1, range_="symmetric", batch_size=3)
+  eager = data.make_pipeline(cfg)
+  monkeypatch.setattr(data.sources, "IN_MEMORY_BYTES", 0)
+  lazy = data.make_pipeline(cfg)
+  assert isinstance(lazy.source, data.sources.LazySource)
+  for step in [0, 1, 2, 3, 7, 4, 4, 20]:                 # sequential, skipping, repeating, next epoch
+    np.testing.assert_array_equal(lazy.batch(step)["x"], eager.batch(step)["x"])
+  lazy.close()
 
 
 def test_folder_missing_or_empty(tmp_path):

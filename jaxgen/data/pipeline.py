@@ -13,19 +13,26 @@ data_key = fold_in(PRNGKey(seed), DATA_KEY_TAG), a key no other part of jaxgen d
 toy2d, split "test": the fixed held-out 10,000 points of `load_split` (independent of the seed), batched like a
 finite set, so every model is evaluated on the same points.
 
+Sources read per batch (CelebA, large folders) are prefetched: after batch(s) the next PREFETCH batches are
+prepared on a background thread (safe because batch(s) is pure; a non-sequential request just computes directly).
+
 Multi-host: process p of P gets rows [p B/P, (p+1) B/P) of the global batch (B must divide by P);
 `global_batch(step, sharding)` assembles the global jax.Array with `jax.make_array_from_process_local_data`.
 """
 from __future__ import annotations
 
+import concurrent.futures
+
 import jax
 import numpy as np
 
 from jaxgen import data as _data
+from jaxgen.data import sources
 from jaxgen.data import toy2d
 from jaxgen.errors import JaxgenError
 
 DATA_KEY_TAG = 0x64617461   # "data": folded into PRNGKey(seed) for the toy2d stream
+PREFETCH = 2                # batches prepared ahead for per-batch (lazy) sources
 
 
 def toy2d_data_key(seed: int) -> jax.Array:
@@ -80,14 +87,17 @@ class Pipeline:
                           f"examples of {config.data.name!r} ({split}); choose a batch size <= "
                           f"{self.num_examples}.")
       self.steps_per_epoch = self.num_examples // self.global_batch_size
-    self._perm_epoch = None
-    self._perm = None
+    self._perm_cache = None
+    self._lazy = self.source is not None and not isinstance(self.source, sources.InMemorySource)
+    self._pool = None
+    self._ahead: dict[int, concurrent.futures.Future] = {}
 
   def _permutation(self, epoch: int) -> np.ndarray:
-    if self._perm_epoch != epoch:
-      self._perm = epoch_permutation(self.seed, epoch, self.num_examples)
-      self._perm_epoch = epoch
-    return self._perm
+    cached = self._perm_cache             # (epoch, permutation), replaced atomically (prefetch thread)
+    if cached is None or cached[0] != epoch:
+      cached = (epoch, epoch_permutation(self.seed, epoch, self.num_examples))
+      self._perm_cache = cached
+    return cached[1]
 
   def global_indices(self, step: int) -> np.ndarray:
     """Indices into the split of the global batch `step` (finite sets only). int64 (B,)."""
@@ -106,8 +116,31 @@ class Pipeline:
       key = jax.random.fold_in(self._data_key, int(step))
       x = np.asarray(toy2d.sample_jit(self._toy_name, key, self.global_batch_size))
       return {"x": x[self._lo:self._hi]}
+    step = int(step)
+    if not self._lazy:
+      return self._read(step)
+    future = self._ahead.pop(step, None)
+    for s in [s for s in self._ahead if s < step or s > step + PREFETCH]:
+      self._ahead.pop(s).cancel()
+    if self._pool is None:
+      self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxgen-prefetch")
+    for s in range(step + 1, step + 1 + PREFETCH):
+      if s not in self._ahead:
+        self._ahead[s] = self._pool.submit(self._read, s)
+    return future.result() if future is not None else self._read(step)
+
+  def _read(self, step: int) -> dict:
     idx = self.global_indices(step)[self._lo:self._hi]
     return self.source.get(idx)
+
+  def close(self) -> None:
+    """Stops prefetching (pending batches are dropped)."""
+    for f in self._ahead.values():
+      f.cancel()
+    self._ahead.clear()
+    if self._pool is not None:
+      self._pool.shutdown(wait=False, cancel_futures=True)
+      self._pool = None
 
   def global_batch(self, step: int, sharding) -> dict:
     """Global batch `step` as jax.Arrays laid out by `sharding` (one sharding, or a dict per entry)."""

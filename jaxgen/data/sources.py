@@ -6,8 +6,8 @@ folders) decode and preprocess only the rows a batch asks for.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
-import functools
 import threading
 from typing import Callable
 
@@ -86,22 +86,19 @@ def fits_in_memory(config, num_examples: int) -> bool:
   return num_examples * s * s * int(config.data.channels) * 4 <= IN_MEMORY_BYTES
 
 
+_CACHE: "collections.OrderedDict[tuple, InMemorySource]" = collections.OrderedDict()
+_CACHE_SIZE = 8
 _LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=16)
-def _cached(key):
-  return _PENDING.pop(key)()
-
-
-_PENDING: dict = {}
-
-
 def cached_in_memory(key: tuple, build: Callable[[], dict]) -> InMemorySource:
-  """InMemorySource(build()), built once per `key` (the data settings and split) and then shared."""
+  """InMemorySource(build()), built once per `key` (the data settings and split) and then shared (LRU of 8)."""
   with _LOCK:
-    _PENDING[key] = lambda: InMemorySource(build())
-    try:
-      return _cached(key)
-    finally:
-      _PENDING.pop(key, None)
+    if key in _CACHE:
+      _CACHE.move_to_end(key)
+      return _CACHE[key]
+    source = InMemorySource(build())
+    _CACHE[key] = source
+    while len(_CACHE) > _CACHE_SIZE:
+      _CACHE.popitem(last=False)
+    return source
