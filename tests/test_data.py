@@ -328,6 +328,24 @@ def test_folder_source_split_and_values(tmp_path):
   assert p.steps_per_epoch == 2 and p.batch(0)["x"].shape == (4, 8, 8, 3)
 
 
+def test_folder_subfolder_labels(tmp_path):
+  _write_images(tmp_path / "root")
+  cfg = make_config(f"folder:{tmp_path / 'root'}", image_size=4, batch_size=2, label="subfolder")
+  from jaxgen.data import folder
+  assert data.num_classes(cfg) == 2 and folder.class_names(str(tmp_path / "root")) == ("a", "b")
+  tr = data.load_split(cfg, "train")
+  want = [0 if "/a/" in f else 1 for f in folder.split_files(str(tmp_path / "root"), "train")]
+  np.testing.assert_array_equal(tr["label"], want)
+  assert data.example_batch(cfg, 3)["label"].shape == (3,)
+  from PIL import Image
+  Image.new("L", (5, 5)).save(tmp_path / "root" / "loose.png")
+  folder.list_images.cache_clear()
+  with pytest.raises(JaxgenError, match="loose.png"):
+    data.num_classes(cfg)
+  with pytest.raises(JaxgenError, match="not allowed"):
+    data.load_split(make_config(f"folder:{tmp_path / 'root'}", label="Blond_Hair"), "train")
+
+
 def test_lazy_source_with_prefetch_matches_in_memory(tmp_path, monkeypatch):
   _write_images(tmp_path)
   cfg = make_config(f"folder:{tmp_path}", image_size=6, channels=1, range_="symmetric", batch_size=3)

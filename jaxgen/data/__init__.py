@@ -6,7 +6,8 @@
   digits          scikit-learn's bundled 8x8 digits (1,797 images, labels 0-9), fixed 1437/360 train/test split.
   tfds/<name>     mnist, fashion_mnist, cifar10, celeb_a, oxford_flowers102 through `tfds.data_source`
                   (array_record files prepared once; see `jaxgen.data.tfds_source`).
-  folder:<path>   every PNG/JPEG under <path> (recursively), fixed 90/10 train/test split.
+  folder:<path>   every PNG/JPEG under <path> (recursively), fixed 90/10 train/test split; labelled by
+                  first-level sub-folder when data.label = "subfolder".
 
 Images are preprocessed by `jaxgen.data.preprocess` (to [0,1] -> pad -> bilinear squash to data.image_size ->
 channels -> data.range) into float32 NHWC. Batches are dicts {"x": float32, "label": int32 (B,)} with "label"
@@ -70,7 +71,8 @@ def num_classes(config) -> int:
   """Number of label classes of the configured data set; 0 when batches carry no "label".
 
   digits, mnist, fashion_mnist, cifar10: 10; oxford_flowers102: 102; celeb_a: 2 when `data.label` names a binary
-  attribute (label = 1 where the attribute is true), else 0; toy2d and folder: 0.
+  attribute (label = 1 where the attribute is true), else 0; folder: the number of class sub-folders when
+  data.label = "subfolder", else 0; toy2d: 0.
   """
   kind, arg = parse_name(config.data.name)
   if kind == "digits":
@@ -79,6 +81,9 @@ def num_classes(config) -> int:
     if arg == "celeb_a":
       return 2 if config.data.get("label", "") else 0
     return _TFDS_CLASSES[arg]
+  if kind == "folder" and (config.data.get("label", "") or ""):
+    from jaxgen.data import folder
+    return len(folder.class_names(arg))
   return 0
 
 

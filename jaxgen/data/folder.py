@@ -4,6 +4,9 @@ Files are sorted by their path relative to <path>, decoded with Pillow (gray ima
 RGB, alpha is dropped) and preprocessed like every image source: the WHOLE image bilinearly squashed to
 data.image_size (half-pixel centres, no antialias, no crop -- what the reference's
 `image_dataset_from_directory(image_size=(s, s))` does), then channels and range.
+Unlabelled by default. With config.data.label = "subfolder" each image is labelled by the first-level
+sub-folder it is in (classes = the sorted sub-folder names, as `image_dataset_from_directory(labels="inferred")`);
+images directly in <path> are then an error.
 The split is fixed: a permutation from a constant seed (not config.seed); its first 10 % (at least 1 file when
 there are 2 or more) are "test", the rest "train".
 """
@@ -25,7 +28,10 @@ TEST_FRACTION = 0.1
 
 @functools.lru_cache(maxsize=8)
 def list_images(path: str) -> tuple[str, ...]:
-  """Sorted absolute paths of the PNG/JPEG files under `path`; JaxgenError if missing or empty."""
+  """Sorted absolute paths of the PNG/JPEG files under `path`; JaxgenError if missing or empty.
+
+  Cached per process (call `list_images.cache_clear()` after adding files to a folder in a live session).
+  """
   if not os.path.isdir(path):
     raise JaxgenError(f"data.name='folder:{path}': {path!r} is not a directory; give a folder of PNG/JPEG images.")
   found = []
@@ -37,6 +43,26 @@ def list_images(path: str) -> tuple[str, ...]:
   if not found:
     raise JaxgenError(f"data.name='folder:{path}': no PNG/JPEG images (*.png, *.jpg, *.jpeg) under {path!r}.")
   return tuple(os.path.join(path, f) for f in sorted(found))
+
+
+LABEL_SUBFOLDER = "subfolder"
+
+
+def class_names(path: str) -> tuple[str, ...]:
+  """Sorted first-level sub-folder names that hold images (the classes of data.label="subfolder")."""
+  path = os.path.abspath(os.path.expanduser(path))
+  names = set()
+  for f in list_images(path):
+    rel = os.path.relpath(f, path).split(os.sep)
+    if len(rel) < 2:
+      raise JaxgenError(f"data.label='subfolder' needs every image of folder:{path} in a class sub-folder, but "
+                        f"{f!r} is directly in it; move it or set data.label=''.")
+    names.add(rel[0])
+  return tuple(sorted(names))
+
+
+def label_of(path: str, file: str, classes: tuple[str, ...]) -> int:
+  return classes.index(os.path.relpath(file, path).split(os.sep)[0])
 
 
 def split_files(path: str, split: str) -> tuple[str, ...]:
@@ -80,14 +106,24 @@ def open_source(config, path: str, split: str):
     return prep.preprocess(images, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
                            range_=d.range, what=f"images of folder:{path}")
 
+  label = d.get("label", "") or ""
+  if label and label != LABEL_SUBFOLDER:
+    raise JaxgenError(f"data.label={label!r} is not allowed for folder:{path}; choose '' (unlabelled) or "
+                      f"'{LABEL_SUBFOLDER}' (labels from the first-level sub-folders).")
+  labels = None
+  if label:
+    classes = class_names(path)
+    labels = np.asarray([label_of(path, f, classes) for f in files], np.int32)
+
   def read(indices):
-    return sources.parallel_map(read_image, [files[int(i)] for i in indices]), None
+    images = sources.parallel_map(read_image, [files[int(i)] for i in indices])
+    return images, None if labels is None else labels[np.asarray(indices, np.int64)]
 
   def prep_batch(images):
     return sources.prep_each(images, prep_one)
 
-  lazy = sources.LazySource(len(files), read, prep_batch, has_labels=False)
+  lazy = sources.LazySource(len(files), read, prep_batch, has_labels=labels is not None)
   if not sources.fits_in_memory(config, len(files)):
     return lazy
-  key = ("folder", path, split, files, int(d.image_size), int(d.channels), int(d.pad), d.range)
+  key = ("folder", path, split, files, int(d.image_size), int(d.channels), int(d.pad), d.range, label)
   return sources.cached_in_memory(key, lazy.get_all)
