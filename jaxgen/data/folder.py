@@ -119,9 +119,7 @@ def open_source(config, path: str, split: str):
     images = sources.parallel_map(read_image, [files[int(i)] for i in indices])
     return images, None if labels is None else labels[np.asarray(indices, np.int64)]
 
-  def prep_batch(images):
-    return sources.prep_each(images, prep_one)
-
+  prep_batch = functools.partial(sources.prep_images, preprocess_fn=prep_one)
   lazy = sources.LazySource(len(files), read, prep_batch, has_labels=labels is not None)
   if not sources.fits_in_memory(config, len(files)):
     return lazy

@@ -46,25 +46,30 @@ def to_unit(images: np.ndarray) -> np.ndarray:
 
 
 def pad_images(images: np.ndarray, pad: int) -> np.ndarray:
-  """Zero-pads (in [0, 1] space) `pad` pixels on each side of H and W. (N,H,W,C) -> (N,H+2p,W+2p,C)."""
+  """Zero-pads (0 in [0, 1] and in uint8 space) `pad` pixels on each side of H and W. (N,H,W,C) -> (N,H+2p,W+2p,C)."""
   if pad <= 0:
     return images
   return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=0.0)
 
 
 @functools.lru_cache(maxsize=64)
-def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
-  """(out_size, in_size) float32 matrix of TF2 bilinear weights (half-pixel centres, no antialias).
+def bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """TF2 bilinear taps (half-pixel centres, no antialias): (lo int64, hi int64, frac float32), each (out_size,).
 
-  Output pixel i samples the input at u = (i + 1/2) * in/out - 1/2, interpolating between floor(u) and
-  ceil(u), both clamped to [0, in_size - 1] -- exactly `tf.image.resize(method="bilinear", antialias=False)`.
+  Output pixel i samples the input at u = (i + 1/2) * in/out - 1/2 and mixes (1 - frac) * in[lo] + frac * in[hi]
+  with lo = floor(u), hi = ceil(u) clamped to [0, in_size - 1] and frac = u - floor(u) -- exactly
+  `tf.image.resize(method="bilinear", antialias=False)`.
   """
-  scale = in_size / out_size
-  u = (np.arange(out_size, dtype=np.float64) + 0.5) * scale - 0.5
+  u = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
   lo_f = np.floor(u)
-  frac = u - lo_f
   lo = np.clip(lo_f, 0, in_size - 1).astype(np.int64)
   hi = np.clip(np.ceil(u), 0, in_size - 1).astype(np.int64)
+  return lo, hi, (u - lo_f).astype(np.float32)
+
+
+def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+  """The same interpolation as a dense (out_size, in_size) float32 matrix (rows sum to 1)."""
+  lo, hi, frac = bilinear_taps(in_size, out_size)
   m = np.zeros((out_size, in_size), np.float64)
   rows = np.arange(out_size)
   np.add.at(m, (rows, lo), 1.0 - frac)
@@ -73,15 +78,20 @@ def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 def resize_bilinear(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-  """Bilinear resize of the whole image (squash, no crop). (N,H,W,C) float -> (N,s,s,C) float32."""
+  """Bilinear resize of the whole image (squash, no crop). (N,H,W,C) any real dtype -> (N,s,s,C) float32.
+
+  Two gathers per axis (rows, then columns): O(N s (W + s) C) work, reading only the rows that are needed.
+  """
   out_h, out_w = (size, size) if isinstance(size, int) else size
   _, h, w, _ = images.shape
   if (h, w) == (out_h, out_w):
     return images.astype(np.float32, copy=False)
-  my = bilinear_matrix(h, out_h)
-  mx = bilinear_matrix(w, out_w)
-  out = np.einsum("oh,nhwc->nowc", my, images.astype(np.float32, copy=False), optimize=True)
-  return np.einsum("pw,nowc->nopc", mx, out, optimize=True).astype(np.float32, copy=False)
+  lo, hi, f = bilinear_taps(h, out_h)
+  f = f[None, :, None, None]
+  x = images[:, lo].astype(np.float32) * (1.0 - f) + images[:, hi].astype(np.float32) * f
+  lo, hi, f = bilinear_taps(w, out_w)
+  f = f[None, None, :, None]
+  return x[:, :, lo] * (1.0 - f) + x[:, :, hi] * f
 
 
 def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
@@ -115,9 +125,12 @@ def preprocess(images, *, image_size: int, channels: int, pad: int = 0, range_: 
   """Raw images (uint8 [0,255] or float [0,1]; (N,H,W[,C])) -> float32 (N, image_size, image_size, channels)
   in `range_`, by the chain in this module's docstring."""
   x = as_nhwc(images, what)
-  x = to_unit(x)
+  # Scaling by 1/255 commutes with zero padding and with the (linear) resize, so uint8 images are padded and
+  # resized first and converted to [0, 1] after: the resize then reads uint8 rows, not a full float copy.
+  scale = np.float32(1.0 / 255.0) if x.dtype == np.uint8 else None
   x = pad_images(x, int(pad))
   x = resize_bilinear(x, int(image_size))
+  x = x * scale if scale is not None else x.astype(np.float32, copy=False)
   x = convert_channels(x, int(channels))
   x = to_range(x, range_)
   return np.ascontiguousarray(x, dtype=np.float32)

@@ -72,9 +72,12 @@ def parallel_map(fn: Callable, items, threads: int = 8) -> list:
     return list(pool.map(fn, items))
 
 
-def prep_each(images, preprocess_one: Callable) -> np.ndarray:
-  """Preprocesses a list of images one at a time (sizes may differ), stacking the float32 results."""
-  return np.concatenate([preprocess_one(np.asarray(im)[None]) for im in images], axis=0)
+def prep_images(images, preprocess_fn: Callable) -> np.ndarray:
+  """Preprocesses a list of images: in one call when they share a shape, else one at a time (CelebA vs flowers)."""
+  images = [np.asarray(im) for im in images]
+  if len({im.shape for im in images}) == 1:
+    return preprocess_fn(np.stack(images))
+  return np.concatenate([preprocess_fn(im[None]) for im in images], axis=0)
 
 
 IN_MEMORY_BYTES = 2 << 30   # splits whose preprocessed float32 arrays fit in this are decoded once and cached

@@ -15,6 +15,8 @@ larger ones are read and preprocessed per batch.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from jaxgen.data import preprocess as prep
@@ -90,12 +92,7 @@ def _prep_fn(config, name: str):
     return prep.preprocess(images, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
                            range_=d.range, what=f"tfds/{name} images")
 
-  def prep_batch(images: list) -> np.ndarray:
-    shapes = {np.shape(im) for im in images}
-    if len(shapes) == 1:
-      return prep_one(np.stack(images))
-    return sources.prep_each(images, prep_one)
-  return prep_batch
+  return functools.partial(sources.prep_images, preprocess_fn=prep_one)
 
 
 def open_source(config, name: str, split: str):
