@@ -1,0 +1,250 @@
+"""EBM family: network, replay buffer, CD loss, train/eval steps, sampling, toy density."""
+import importlib.util
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen import config as config_lib
+from jaxgen.errors import JaxgenError
+from jaxgen.families import ebm
+from jaxgen.metrics import density
+from jaxgen.nn import layers
+from jaxgen.samplers.langevin import langevin
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_config(name):
+  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def tiny_image_config():
+  c = load_config("ebm_digits")
+  c.data.image_size = 16
+  c.model.conv_features = (4, 8, 8, 8)
+  c.model.dense_features = 8
+  c.model.buffer_size = 64
+  c.model.buffer_init = 16
+  c.model.langevin.steps = 5
+  c.train.batch_size = 8
+  c.sample.steps = 7
+  return c
+
+
+def tiny_toy_config():
+  c = load_config("ebm_toy2d")
+  c.model.hidden = (16, 16)
+  c.model.buffer_size = 256
+  c.model.langevin.steps = 5
+  c.model.density_resolution = 50
+  c.train.batch_size = 32
+  return c
+
+
+def test_configs_validate():
+  for name in ("ebm_mnist", "ebm_digits", "ebm_toy2d"):
+    c = load_config(name)
+    config_lib.validate(c)
+  bad = load_config("ebm_digits")
+  bad.model.buffer_size = 16
+  with pytest.raises(JaxgenError, match="buffer_size"):
+    ebm.validate_config(bad)
+  bad = load_config("ebm_toy2d")
+  bad.model.kind = "conv"
+  with pytest.raises(JaxgenError, match="model.kind"):
+    ebm.validate_config(bad)
+
+
+def test_reference_network_parameter_count_and_strided_conv_equivalence():
+  c = load_config("ebm_mnist")
+  x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 1), minval=-1, maxval=1)
+  net = ebm.make_net(c)
+  params = net.init(jax.random.PRNGKey(1), x)
+  assert sum(p.size for p in jax.tree.leaves(params)) == 76_993
+  ref = ebm.EnergyNet(conv_impl="xla")
+  np.testing.assert_allclose(net.apply(params, x), ref.apply(params, x), atol=1e-5)
+  # Each im2col StridedConv equals Flax's nn.Conv (TF "same" padding), value and input gradient.
+  for k, size, cin in ((5, 32, 1), (3, 16, 4), (3, 7, 3)):
+    xi = jax.random.normal(jax.random.PRNGKey(k), (2, size, size, cin))
+    mine = ebm.StridedConv(6, k, 2)
+    flax_conv = layers.Conv(6, (k, k), strides=2, padding="SAME")
+    p = flax_conv.init(jax.random.PRNGKey(3), xi)
+    np.testing.assert_allclose(mine.apply(p, xi), flax_conv.apply(p, xi), atol=1e-5)
+    g1 = jax.grad(lambda z: jnp.sum(jnp.sin(mine.apply(p, z))))(xi)
+    g2 = jax.grad(lambda z: jnp.sum(jnp.sin(flax_conv.apply(p, z))))(xi)
+    np.testing.assert_allclose(g1, g2, atol=1e-5)
+
+
+def _buffer(capacity, fill, value=5.0):
+  data = jnp.full((capacity, 3), -7.0).at[:fill].set(value + jnp.arange(fill, dtype=jnp.float32)[:, None])
+  return ebm.ReplayBuffer(data=data, fill=jnp.int32(fill), head=jnp.int32(fill % capacity))
+
+
+def test_replay_buffer_capacity_fifo_and_draws():
+  buf = ebm.replay_init(jax.random.PRNGKey(0), 40, (3,), 8, -1.0, 1.0)
+  assert int(buf.fill) == 8 and int(buf.head) == 8
+  assert float(jnp.abs(buf.data[:8]).max()) <= 1.0 and float(jnp.abs(buf.data[8:]).max()) == 0.0
+  push = jax.jit(ebm.replay_push)
+  for t in range(1, 8):                                          # 7 pushes of 12: wraps around twice
+    buf = push(buf, jnp.full((12, 3), float(t)))
+    assert buf.data.shape == (40, 3)
+    assert int(buf.fill) == min(8 + 12 * t, 40) and 0 <= int(buf.head) < 40
+  # The buffer holds exactly the newest 40 entries: 4 rows of push 4, then all of pushes 5, 6, 7.
+  values = np.sort(np.asarray(buf.data[:, 0]))
+  np.testing.assert_array_equal(values, np.repeat([4.0, 5.0, 6.0, 7.0], [4, 12, 12, 12]))
+
+  # Draws come only from the filled part; fresh rows are U(-1, 1) with probability 0.05.
+  buf = _buffer(64, 10)
+  draw = jax.jit(lambda k: ebm.replay_draw(buf, k, 256, 0.05, -1.0, 1.0))
+  counts = []
+  for i in range(60):
+    x0, fresh = draw(jax.random.PRNGKey(i))
+    x0, fresh = np.asarray(x0), np.asarray(fresh)
+    assert np.all(np.abs(x0[fresh]) <= 1.0)
+    old = x0[~fresh, 0]
+    assert np.all((old >= 5.0) & (old <= 14.0))                  # never the unfilled -7 rows
+    np.testing.assert_array_equal(x0[~fresh, 0], x0[~fresh, 2])  # whole rows copied
+    counts.append(fresh.sum())
+  counts = np.asarray(counts)
+  # Binomial(256, 0.05): mean 12.8, var 12.16; 60 draws -> std of the mean 0.45.
+  assert abs(counts.mean() / 256 - 0.05) < 0.008
+  assert 5.0 < counts.var() < 25.0
+  assert len(np.unique(old)) > 5                                 # many distinct buffer entries drawn
+
+
+def test_cd_loss_matches_reference_formula():
+  e_real = jnp.array([-1.0, -2.0, 0.5])
+  e_fake = jnp.array([2.0, 1.0, 0.0])
+  loss, m = ebm.cd_loss(e_real, e_fake, 0.1)
+  s_real, s_fake = -np.asarray(e_real), -np.asarray(e_fake)     # the reference's scores
+  cdiv = s_fake.mean() - s_real.mean()
+  reg = 0.1 * np.mean(s_real ** 2 + s_fake ** 2)
+  np.testing.assert_allclose([m["cdiv"], m["reg"], float(loss)], [cdiv, reg, cdiv + reg], rtol=1e-6)
+  np.testing.assert_allclose([m["real"], m["fake"]], [-s_real.mean(), -s_fake.mean()], rtol=1e-6)
+
+
+def test_train_step_writes_back_the_refined_samples():
+  c = tiny_image_config()
+  batch = {"x": jax.random.uniform(jax.random.PRNGKey(9), (8, 16, 16, 1), minval=-1, maxval=1),
+           "label": jnp.zeros((8,), jnp.int32)}
+  state = ebm.init(c, jax.random.PRNGKey(0), batch)
+  step = jax.jit(ebm.train_step)
+  key = jax.random.PRNGKey(5)
+  new, metrics = step(state, batch, key)
+  assert set(metrics) == {"loss", "cdiv", "reg", "real", "fake"}
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  assert int(new.step) == 1 and int(new.buffer.fill) == 16 + 8 and int(new.buffer.head) == 24
+  # Recompute the step's fakes from the same key schedule and the OLD params.
+  hp = state.hp
+  _, k_draw, k_langevin = jax.random.split(key, 3)
+  x0, _ = ebm.replay_draw(state.buffer, k_draw, 8, hp.fresh_prob, hp.low, hp.high)
+  fake = langevin(ebm.energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=hp.step_size,
+                  noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
+  np.testing.assert_allclose(new.buffer.data[16:24], fake, atol=1e-5)
+  assert float(jnp.max(jnp.abs(fake - x0))) > 0.05               # refined, not the raw starts
+  np.testing.assert_array_equal(new.buffer.data[:16], state.buffer.data[:16])
+  # The loss the step reports is the CD loss on those fakes; parameters moved.
+  real = jnp.clip(batch["x"] + hp.real_noise * jax.random.normal(jax.random.split(key, 3)[0], batch["x"].shape),
+                  -1, 1)
+  e = state.net.apply({"params": state.params}, jnp.concatenate([real, fake]))
+  np.testing.assert_allclose(metrics["loss"], ebm.cd_loss(e[:8], e[8:], 0.1)[0], rtol=1e-4, atol=1e-6)
+  assert any(float(jnp.max(jnp.abs(a - b))) > 0 for a, b in
+             zip(jax.tree.leaves(new.params), jax.tree.leaves(state.params)))
+  # Every leaf is an array (checkpointable); a second step keeps the treedef (no retrace needed).
+  assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(new))
+  newer, _ = step(new, batch, jax.random.PRNGKey(6))
+  assert jax.tree.structure(newer) == jax.tree.structure(state)
+
+
+def test_eval_step_and_sampling_images():
+  c = tiny_image_config()
+  batch = {"x": jnp.zeros((8, 16, 16, 1))}
+  state = ebm.init(c, jax.random.PRNGKey(0), batch)
+  m = jax.jit(ebm.eval_step)(state, batch, jax.random.PRNGKey(1))
+  assert set(m) == {"cdiv", "real", "fake"}
+  images = ebm.sample(state, jax.random.PRNGKey(2), 3)
+  assert images.shape == (3, 16, 16, 1) and float(images.min()) >= 0 and float(images.max()) <= 1
+  assert ebm.chain_steps(1000) == (0, 1, 3, 5, 10, 30, 50, 100, 300, 999)
+  assert ebm.chain_steps(7) == (0, 1, 3, 5, 6)
+  out = ebm.sample_outputs(state, c, jax.random.PRNGKey(2), 3, {"steps": 7, "chain": True})
+  assert out["samples"].shape == (3 * 5, 16, 16, 1) and out["ncols"] == 5
+  # Row r of the strip is sample r; its last column is the final state of a plain 7-step run.
+  np.testing.assert_allclose(out["samples"][4::5], ebm.sample(state, jax.random.PRNGKey(2), 3, steps=7), atol=1e-6)
+  with pytest.raises(JaxgenError, match="truncation"):
+    ebm.sample(state, jax.random.PRNGKey(2), 3, truncation=0.5)
+
+
+def test_toy_train_eval_sample_and_density():
+  c = tiny_toy_config()
+  batch = {"x": jnp.zeros((32, 2))}
+  state = ebm.init(c, jax.random.PRNGKey(0), batch)
+  state, metrics = jax.jit(ebm.train_step)(state, {"x": jnp.ones((32, 2)) * 0.5}, jax.random.PRNGKey(1))
+  assert np.isfinite(float(metrics["loss"]))
+  m = jax.jit(ebm.eval_step)(state, {"x": jnp.ones((32, 2)) * 0.5}, jax.random.PRNGKey(2))
+  assert set(m) == {"cdiv", "real", "fake", "nll"} and np.isfinite(float(m["nll"]))
+  pts = ebm.sample(state, jax.random.PRNGKey(3), 10, steps=4)
+  assert pts.shape == (10, 2) and float(jnp.abs(pts).max()) <= 2.0
+  with pytest.raises(JaxgenError, match="chain"):
+    ebm.sample(state, jax.random.PRNGKey(3), 10, chain=True)
+
+
+def test_grid_density_of_a_gaussian_energy():
+  mu, sigma = np.array([0.3, -0.2]), 0.4
+  energy = lambda x: jnp.sum((x - mu) ** 2, -1) / (2 * sigma ** 2) + 3.0     # unnormalised, offset
+  box = (-3.0, 3.0, -3.0, 3.0)
+  grid = density.grid_log_density(energy, box, 300)
+  cell = (6.0 / 300) ** 2
+  np.testing.assert_allclose(float(jnp.sum(jnp.exp(grid)) * cell), 1.0, rtol=1e-5)
+  log_z = density.grid_log_normalizer(energy, box, 300)
+  np.testing.assert_allclose(float(log_z), np.log(2 * np.pi * sigma ** 2) - 3.0, atol=1e-3)
+  pts = np.random.default_rng(0).normal(mu, sigma, (5000, 2)).astype(np.float32)
+  exact = np.mean(np.sum((pts - mu) ** 2, 1) / (2 * sigma ** 2) + np.log(2 * np.pi * sigma ** 2))
+  np.testing.assert_allclose(float(density.grid_nll(grid, box, pts)), exact, atol=2e-3)
+  # The fitted-Gaussian baseline on the same points gives (almost) the same number.
+  np.testing.assert_allclose(density.gaussian_nll(pts, pts), exact, atol=0.02)
+  # Row 0 of the grid is y = ymin: the density peak sits at the row/column of mu.
+  i, j = np.unravel_index(int(jnp.argmax(grid)), grid.shape)
+  np.testing.assert_allclose([-3 + (j + 0.5) * 0.02, -3 + (i + 0.5) * 0.02], mu, atol=0.011)
+
+
+def test_kl_to_true_is_zero_for_the_true_mixture_and_positive_otherwise():
+  from jaxgen.data import toy2d
+  centers, std = toy2d.modes("25gaussians")
+  box = (-2.0, 2.0, -2.0, 2.0)
+  true_energy = lambda x: -jnp.asarray(density.mixture_log_density(np.asarray(x), centers, std), jnp.float32)
+  grid = density.grid_log_density(true_energy, box, 800)      # cell 0.005 vs std 0.0177
+  kl = density.kl_to_true(grid, box, "25gaussians", jax.random.PRNGKey(0), 20000)
+  assert abs(kl) < 0.02
+  wide = lambda x: -jnp.asarray(density.mixture_log_density(np.asarray(x), centers, 3 * std), jnp.float32)
+  kl_wide = density.kl_to_true(density.grid_log_density(wide, box, 800), box, "25gaussians",
+                               jax.random.PRNGKey(0), 20000)
+  # KL(N(0, s^2) || N(0, (3s)^2)) in 2-D = log 9 + 1/9 - 1 = 1.308 per mode (modes barely overlap).
+  np.testing.assert_allclose(kl_wide, np.log(9) + 1 / 9 - 1, atol=0.05)
+  # Histogram estimator (rings): the model equal to the true histogram has KL ~ 0.
+  pts = np.asarray(toy2d.sample("rings", jax.random.PRNGKey(1), 200000))
+  rbox = (-4.0, 4.0, -4.0, 4.0)
+  hist, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=40, range=[[-4, 4], [-4, 4]])
+  p = (hist + 1e-3) / (hist + 1e-3).sum() / (8.0 / 40) ** 2
+  assert density.kl_to_true(np.log(p), rbox, "rings", jax.random.PRNGKey(2), 200000) < 0.01
+
+
+@pytest.mark.slow
+def test_toy2d_ebm_beats_a_gaussian():
+  from jaxgen import data as data_lib
+  c = load_config("ebm_toy2d")
+  state = ebm.init(c, jax.random.PRNGKey(c.seed), data_lib.example_batch(c, c.train.batch_size))
+  step = jax.jit(ebm.train_step, donate_argnums=(0,))
+  from jaxgen.data import toy2d
+  for t in range(c.train.num_steps):
+    x = toy2d.sample_jit("8gaussians", jax.random.fold_in(jax.random.PRNGKey(1), t), c.train.batch_size)
+    state, metrics = step(state, {"x": x}, jax.random.fold_in(jax.random.PRNGKey(2), t))
+  report = ebm.density_report(state)
+  print(report)
+  assert report["nll"] < report["gaussian_nll"] - 1.0
