@@ -198,6 +198,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
           bar.message(f"SIGTERM: saved checkpoint at step {done}; exiting.")
           break
     finally:
+      pipeline.close()
       mngr.wait_until_finished()
       writer.close()
       bar.close()
