@@ -1,0 +1,373 @@
+"""Denoising diffusion (REFERENCE.md §8: the DDIM-style model of the keras.io example the book adapts).
+
+Training (one jitted `train_step`):
+
+    x0 = (x - mean) / sqrt(var)                       per-channel statistics of the training data, kept in State
+    t ~ U[0, 1),  eps ~ N(0, I)
+    noise_rate, signal_rate = schedule(t)             offset-cosine (0.02, 0.95) by default
+    x_t = signal_rate x0 + noise_rate eps             `q_sample`
+    eps_hat = network(x_t, noise_rate^2)              the U-Net (images) or an MLP (toy 2-D), training-mode BN
+    n_loss = mean |eps - eps_hat|                     (model.loss = "mse": mean (eps - eps_hat)^2, as DDPM)
+    AdamW(1e-3, weight decay 1e-4, eps 1e-7) step; EMA (0.999) of the parameters AND the BN statistics
+
+The reference differentiates the *sum* of the per-pixel L1 (Keras `mean_absolute_error` reduces only the channel
+axis); under Adam that only rescales epsilon, so jaxgen uses the mean (quirk #7). The EMA starts from the initial
+parameters (the reference starts it from an independent random init, quirk #7).
+
+Sampling uses the EMA network in inference mode (BN moving statistics) with `jaxgen.samplers.ddim` (default: the
+reference's deterministic reverse diffusion, 20 steps) or `ddpm` (ancestral), and de-normalises:
+images = clip(mean + x0_hat sqrt(var), data range) mapped to [0, 1]; toy points = mean + x0_hat sqrt(var).
+
+Normalisation statistics: `init(config, key, example_batch)` computes the per-channel (last-axis) mean and biased
+variance of `example_batch["x"]` (Keras `Normalization.adapt`); the training loop passes up to 4,096 real training
+examples there. A constant batch (the zeros of `jaxgen.data.example_batch`, used to build a State's structure
+before a checkpoint restore) gives variance 0, which is replaced by 1; `adapt_normalizer` and `with_normalizer`
+set the statistics explicitly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import struct
+
+from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.nn.unet import MLPDenoiser, UNet
+from jaxgen.samplers import diffusion as samplers
+from jaxgen.samplers import schedules
+
+LOSS_KEYS = ["n_loss"]
+BENCHMARK_CONFIGS = ["ddm_flowers"]
+NETWORKS = ("unet", "mlp")
+LOSSES = ("mae", "mse")
+SAMPLERS = ("ddim", "ddpm")
+SAMPLE_OPTIONS = ("steps", "sampler", "initial_noise")
+OUTPUT_OPTIONS = ("steps", "sampler", "steps_sweep", "interpolate")
+REFERENCE_STEPS_SWEEP = (1, 2, 3, 5, 20, 100)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionHParams:
+  """Hyperparameters fixed for a run (hashable: a static field of the State)."""
+  schedule: str
+  min_signal_rate: float
+  max_signal_rate: float
+  loss: str
+  ema: float
+  ddpm_variance: str
+  data_range: str      # "unit" | "symmetric" (images) | "points" (toy 2-D)
+  example_shape: tuple
+
+  def schedule_fn(self):
+    return schedules.get(self.schedule, self.min_signal_rate, self.max_signal_rate)
+
+
+@struct.dataclass
+class DiffusionState:
+  """step; network params / BN statistics / AdamW state; their EMA (used for sampling); normaliser statistics."""
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  ema_params: Any
+  ema_batch_stats: Any
+  norm_mean: jax.Array       # (C,) per-channel mean of the training data (data.range units)
+  norm_var: jax.Array        # (C,) per-channel biased variance
+  network: nn.Module = struct.field(pytree_node=False)
+  tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  hp: DiffusionHParams = struct.field(pytree_node=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Config.
+
+
+def _is_toy(config) -> bool:
+  return str(config.data.name).startswith("toy2d/")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  m = config.model
+  choice("model.network", m.get("network", "unet"), NETWORKS)
+  choice("model.schedule", m.get("schedule", "offset_cosine"), schedules.SCHEDULES)
+  choice("model.loss", m.get("loss", "mae"), LOSSES)
+  choice("model.ddpm_variance", m.get("ddpm_variance", "posterior"), ("posterior", "beta"))
+  ema = m.get("ema", 0.999)
+  check(0.0 <= ema < 1.0, f"model.ema={ema!r} must be in [0, 1).")
+  if m.get("schedule", "offset_cosine") == "offset_cosine":
+    lo, hi = m.get("min_signal_rate", 0.02), m.get("max_signal_rate", 0.95)
+    check(0.0 < lo < hi < 1.0, f"model.min_signal_rate={lo!r}, model.max_signal_rate={hi!r}: need 0 < min < max < 1.")
+  toy = _is_toy(config)
+  network = m.get("network", "unet")
+  if toy:
+    check(network == "mlp", f"model.network={network!r} cannot model toy2d points; use 'mlp' for {config.data.name}.")
+  else:
+    check(network == "unet", f"model.network={network!r} is for toy2d points; use 'unet' for images.")
+    widths = list(m.get("widths", (32, 64, 96)))
+    factor = 2 ** len(widths)
+    check(config.data.image_size % factor == 0,
+          f"data.image_size={config.data.image_size} must be divisible by {factor} (2 ** len(model.widths)).")
+  s = config.sample
+  choice("sample.sampler", s.get("sampler", "ddim"), SAMPLERS)
+  steps = s.get("steps", 20)
+  check(isinstance(steps, int) and steps > 0, f"sample.steps={steps!r} must be a positive integer.")
+
+
+def build_network(config) -> nn.Module:
+  m = config.model
+  if m.get("network", "unet") == "mlp":
+    return MLPDenoiser(hidden=tuple(m.get("hidden", (256, 256, 256))), embedding_dim=m.get("embedding_dim", 32))
+  return UNet(widths=tuple(m.get("widths", (32, 64, 96))), block_depth=m.get("block_depth", 2),
+              bottleneck_width=m.get("bottleneck_width", 128), bottleneck_depth=m.get("bottleneck_depth", 2),
+              embedding_dim=m.get("embedding_dim", 32))
+
+
+def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Keras AdamW(1e-3, weight_decay=1e-4): decoupled decay on every variable (no mask), epsilon 1e-7."""
+  return optax.adamw(optim.get("learning_rate", 1e-3), b1=optim.get("b1", 0.9), b2=optim.get("b2", 0.999),
+                     eps=optim.get("eps", 1e-7), weight_decay=optim.get("weight_decay", 1e-4))
+
+
+def _hparams(config, example_shape) -> DiffusionHParams:
+  m = config.model
+  return DiffusionHParams(
+      schedule=m.get("schedule", "offset_cosine"), min_signal_rate=float(m.get("min_signal_rate", 0.02)),
+      max_signal_rate=float(m.get("max_signal_rate", 0.95)), loss=m.get("loss", "mae"),
+      ema=float(m.get("ema", 0.999)), ddpm_variance=m.get("ddpm_variance", "posterior"),
+      data_range="points" if _is_toy(config) else config.data.range, example_shape=tuple(example_shape))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Normalisation (Keras `layers.Normalization()` adapted on the training data).
+
+
+def adapt_normalizer(x) -> tuple[np.ndarray, np.ndarray]:
+  """Per-channel (last axis) mean and biased variance of x (N, ..., C), float32 (C,) each; variance 0 -> 1."""
+  x = np.asarray(x, np.float64).reshape(-1, np.shape(x)[-1])
+  mean, var = x.mean(0), x.var(0)
+  var = np.where(var > 1e-12, var, 1.0)
+  return mean.astype(np.float32), var.astype(np.float32)
+
+
+def with_normalizer(state: DiffusionState, mean, var) -> DiffusionState:
+  """The State with the given normalisation statistics (C,)."""
+  return state.replace(norm_mean=jnp.asarray(mean, jnp.float32), norm_var=jnp.asarray(var, jnp.float32))
+
+
+def normalize(state: DiffusionState, x):
+  return (x - state.norm_mean) / jnp.maximum(jnp.sqrt(state.norm_var), 1e-7)
+
+
+def denormalize(state: DiffusionState, y):
+  """Normalised model output -> images float32 in [0, 1] (clipped), or toy points in data coordinates."""
+  x = state.norm_mean + y * jnp.sqrt(state.norm_var)
+  rng = state.hp.data_range
+  if rng == "points":
+    return x
+  if rng == "symmetric":
+    x = (x + 1.0) / 2.0
+  return jnp.clip(x, 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Protocol.
+
+
+def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> DiffusionState:
+  """Initial State; normalisation statistics from `example_batch["x"]` (pass real training data, see above)."""
+  validate_config(config)
+  x = np.asarray(example_batch["x"], np.float32)
+  network = build_network(config)
+  probe = jnp.zeros((1,) + x.shape[1:], jnp.float32)
+  variables = network.init(key, probe, jnp.zeros((1,) + (1,) * (x.ndim - 1)), train=False)
+  params = variables["params"]
+  batch_stats = variables.get("batch_stats", {})
+  tx = make_optimizer(config.optim)
+  mean, var = adapt_normalizer(x)
+  return DiffusionState(
+      step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats, opt_state=tx.init(params),
+      ema_params=jax.tree.map(jnp.copy, params), ema_batch_stats=jax.tree.map(jnp.copy, batch_stats),
+      norm_mean=jnp.asarray(mean), norm_var=jnp.asarray(var), network=network, tx=tx,
+      hp=_hparams(config, x.shape[1:]))
+
+
+def noise_loss(eps, eps_hat, kind: str = "mae"):
+  """mean |eps - eps_hat| (the reference) or mean (eps - eps_hat)^2 (DDPM's simple loss)."""
+  diff = eps - eps_hat
+  return jnp.mean(jnp.abs(diff)) if kind == "mae" else jnp.mean(diff ** 2)
+
+
+def ema_update(ema, new, decay: float):
+  """ema <- decay ema + (1 - decay) new, leaf by leaf."""
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, new)
+
+
+def _apply(state, params, batch_stats, x_t, noise_rates, train: bool):
+  """eps_hat (and the updated BN statistics when train) of the network at noise variance noise_rate^2."""
+  variables = {"params": params}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
+  if train:
+    eps_hat, updates = state.network.apply(variables, x_t, noise_rates ** 2, train=True, mutable=["batch_stats"])
+    return eps_hat, updates.get("batch_stats", batch_stats)
+  return state.network.apply(variables, x_t, noise_rates ** 2, train=False)
+
+
+def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[DiffusionState, dict]:
+  hp = state.hp
+  schedule = hp.schedule_fn()
+  x0 = normalize(state, batch["x"].astype(jnp.float32))
+  k_t, k_eps = jax.random.split(key)
+  t = jax.random.uniform(k_t, (x0.shape[0],), jnp.float32)
+  eps = jax.random.normal(k_eps, x0.shape, jnp.float32)
+  x_t = samplers.q_sample(x0, t, eps, schedule)
+  noise_rates, _ = schedule(t.reshape((-1,) + (1,) * (x0.ndim - 1)))
+
+  def loss_fn(params):
+    eps_hat, batch_stats = _apply(state, params, state.batch_stats, x_t, noise_rates, train=True)
+    return noise_loss(eps, eps_hat, hp.loss), batch_stats
+
+  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  new_state = state.replace(
+      step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
+      ema_params=ema_update(state.ema_params, params, hp.ema),
+      ema_batch_stats=ema_update(state.ema_batch_stats, batch_stats, hp.ema))
+  return new_state, {"n_loss": loss}
+
+
+def eval_step(state: DiffusionState, batch: dict, key: jax.Array) -> dict:
+  """n_loss of the EMA network in inference mode (the reference's test_step)."""
+  hp = state.hp
+  schedule = hp.schedule_fn()
+  x0 = normalize(state, batch["x"].astype(jnp.float32))
+  k_t, k_eps = jax.random.split(key)
+  t = jax.random.uniform(k_t, (x0.shape[0],), jnp.float32)
+  eps = jax.random.normal(k_eps, x0.shape, jnp.float32)
+  x_t = samplers.q_sample(x0, t, eps, schedule)
+  noise_rates, _ = schedule(t.reshape((-1,) + (1,) * (x0.ndim - 1)))
+  eps_hat = _apply(state, state.ema_params, state.ema_batch_stats, x_t, noise_rates, train=False)
+  return {"n_loss": noise_loss(eps, eps_hat, hp.loss)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sampling.
+
+
+def eps_fn(state: DiffusionState, use_ema: bool = True):
+  """The sampler's eps_fn(x_t, noise_rates, signal_rates): the EMA network (default) in inference mode."""
+  params = state.ema_params if use_ema else state.params
+  batch_stats = state.ema_batch_stats if use_ema else state.batch_stats
+  return lambda x_t, noise_rates, signal_rates: _apply(state, params, batch_stats, x_t, noise_rates, train=False)
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "sampler"))
+def _reverse(state: DiffusionState, initial_noise, key, steps: int, sampler: str):
+  schedule = state.hp.schedule_fn()
+  if sampler == "ddim":
+    x0_hat = samplers.ddim(eps_fn(state), initial_noise, schedule, steps)
+  else:
+    x0_hat = samplers.ddpm(eps_fn(state), initial_noise, key, schedule, steps, state.hp.ddpm_variance)
+  return denormalize(state, x0_hat)
+
+
+def _check_steps(steps) -> int:
+  if isinstance(steps, (np.integer,)):
+    steps = int(steps)
+  check(isinstance(steps, int) and not isinstance(steps, bool) and steps > 0,
+        f"steps={steps!r} must be a positive integer (reverse diffusion steps).")
+  return steps
+
+
+def generate(state: DiffusionState, key: jax.Array, num: int, steps: int = 20, initial_noise=None,
+             sampler: str = "ddim") -> jax.Array:
+  """The reference's `generate`: reverse diffusion from N(0, I) (or the given `initial_noise` (num, *shape)).
+
+  Returns images float32 (num, H, W, C) in [0, 1] or points (num, 2) in data coordinates. `key` draws the initial
+  noise (when not given) and DDPM's per-step noise.
+  """
+  steps = _check_steps(steps)
+  choice("sampler", sampler, SAMPLERS)
+  k_noise, k_sampler = jax.random.split(key)
+  shape = (int(num),) + tuple(state.hp.example_shape)
+  if initial_noise is None:
+    initial_noise = jax.random.normal(k_noise, shape, jnp.float32)
+  else:
+    initial_noise = jnp.asarray(initial_noise, jnp.float32)
+    check(initial_noise.shape == shape, f"initial_noise has shape {initial_noise.shape}; expected {shape}.")
+  return _reverse(state, initial_noise, k_sampler, steps, sampler)
+
+
+def _check_options(options: dict, allowed) -> dict:
+  options = {k: v for k, v in dict(options).items() if v is not None}
+  for name in options:
+    if name not in allowed:
+      raise JaxgenError(f"sample option {name!r} is not supported by the diffusion family; "
+                        f"supported: {', '.join(allowed)}.")
+  return options
+
+
+def sample(state: DiffusionState, key: jax.Array, num: int, **options) -> jax.Array:
+  """num samples (images in [0, 1] or toy points). Options: steps (20), sampler ("ddim" | "ddpm"), initial_noise."""
+  options = _check_options(options, SAMPLE_OPTIONS)
+  return generate(state, key, num, options.get("steps", 20), options.get("initial_noise"),
+                  options.get("sampler", "ddim"))
+
+
+def parse_steps_sweep(value) -> tuple[int, ...]:
+  """'1,2,3,5,20,100' (or a sequence of ints) -> (1, 2, 3, 5, 20, 100)."""
+  try:
+    items = [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
+  except (TypeError, ValueError):
+    items = []
+  check(bool(items) and all(v > 0 for v in items),
+        f"steps_sweep={value!r} must be a comma-separated list of positive integers, e.g. '1,2,3,5,20,100'.")
+  return tuple(items)
+
+
+def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Array:
+  """num rows of `frames` noises on the reference's spherical path between two N(0, I) draws a, b per row.
+
+  Frame j of a row is sin(t_j pi/2) a + cos(t_j pi/2) b with t_j = j / (frames - 1). Returns (num * frames, *shape).
+  """
+  k_a, k_b = jax.random.split(key)
+  a = jax.random.normal(k_a, (num, 1) + tuple(shape), jnp.float32)
+  b = jax.random.normal(k_b, (num, 1) + tuple(shape), jnp.float32)
+  t = jnp.linspace(0.0, 1.0, frames).reshape((1, frames) + (1,) * len(shape))
+  return samplers.spherical_interpolation(a, b, t).reshape((num * frames,) + tuple(shape))
+
+
+def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, options: dict) -> dict:
+  """What sample.py writes: {"samples", "ncols"?}.
+
+  steps_sweep="1,2,3,5,20,100": the same `num` initial noises decoded with each step count, one row per count
+  (ncols = num). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
+  Otherwise `num` samples with `steps` / `sampler`.
+  """
+  options = _check_options(options, OUTPUT_OPTIONS)
+  steps = options.get("steps", 20)
+  sampler = options.get("sampler", "ddim")
+  shape = tuple(state.hp.example_shape)
+  if ("steps_sweep" in options or "interpolate" in options) and state.hp.data_range == "points":
+    raise JaxgenError("steps_sweep and interpolate make image grids; toy2d runs support steps and sampler only.")
+  check(not ("steps_sweep" in options and "interpolate" in options),
+        "choose one of steps_sweep and interpolate, not both.")
+  k_noise, k_sampler = jax.random.split(key)
+  if "steps_sweep" in options:
+    noise = jax.random.normal(k_noise, (int(num),) + shape, jnp.float32)
+    rows = [generate(state, k_sampler, num, s, noise, sampler) for s in parse_steps_sweep(options["steps_sweep"])]
+    return {"samples": jnp.concatenate(rows), "ncols": int(num)}
+  if "interpolate" in options:
+    frames = options["interpolate"]
+    check(isinstance(frames, int) and frames >= 2, f"interpolate={frames!r} must be an integer >= 2 (frames).")
+    noise = interpolation_noises(k_noise, int(num), frames, shape)
+    return {"samples": generate(state, k_sampler, num * frames, steps, noise, sampler), "ncols": frames}
+  return {"samples": generate(state, key, num, steps, None, sampler)}

@@ -1,0 +1,19 @@
+"""Sinusoidal embedding of a scalar (the reference's `sinusoidal_embedding`, REFERENCE.md §8)."""
+import math
+
+import jax.numpy as jnp
+
+
+def sinusoidal_embedding(x: jnp.ndarray, dim: int = 32, min_frequency: float = 1.0,
+                         max_frequency: float = 1000.0) -> jnp.ndarray:
+  """concat[sin(2 pi f x), cos(2 pi f x)] over dim/2 frequencies f log-spaced from min to max frequency.
+
+  x: (..., 1), e.g. the noise variance noise_rate^2 of shape (B, 1, 1, 1) or (B, 1). Returns (..., dim) float32:
+  the first dim/2 entries are the sines, the rest the cosines (the reference's channel order).
+  """
+  if dim % 2:
+    raise ValueError(f"sinusoidal_embedding: dim={dim} must be even (sines and cosines).")
+  frequencies = jnp.exp(jnp.linspace(math.log(min_frequency), math.log(max_frequency), dim // 2))
+  angular_speeds = (2.0 * math.pi) * frequencies
+  x = jnp.asarray(x, jnp.float32)
+  return jnp.concatenate([jnp.sin(angular_speeds * x), jnp.cos(angular_speeds * x)], axis=-1)

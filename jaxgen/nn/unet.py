@@ -1,0 +1,107 @@
+"""Noise-prediction networks of the diffusion family: the reference U-Net and an MLP for 2-D toy data.
+
+The U-Net is the reference's (REFERENCE.md §8) layer for layer, with the Keras defaults made explicit
+(glorot-uniform kernels, zero biases, BatchNorm momentum 0.99 / epsilon 1e-3 without scale and center):
+
+    x = Conv1x1(32)(x_t) || upsample(sinusoidal_embedding(noise_variance))   -> H x W x 64
+    DownBlock(32) -> DownBlock(64) -> DownBlock(96)                          (H/8 x W/8)
+    ResidualBlock(128) x 2
+    UpBlock(96) -> UpBlock(64) -> UpBlock(32)                                (H x W)
+    Conv1x1(channels, zero-initialised)                                       -> eps_hat
+
+It works for any H, W divisible by 2^len(widths) and any channel count; 1,950,627 trainable parameters and 2,880
+batch statistics (mean + var) at the reference widths with 3 channels.
+"""
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgen.nn.embedding import sinusoidal_embedding
+
+_kernel_init = nn.initializers.glorot_uniform()  # Keras default (REFERENCE.md §0)
+
+
+def _conv(features: int, kernel: int, name=None, **kwargs) -> nn.Conv:
+  kwargs.setdefault("kernel_init", _kernel_init)
+  return nn.Conv(features, (kernel, kernel), padding="SAME", name=name, **kwargs)
+
+
+def upsample_bilinear_2x(x: jnp.ndarray) -> jnp.ndarray:
+  """x2 bilinear upsampling with half-pixel centres (Keras `UpSampling2D(2, interpolation="bilinear")`). NHWC.
+
+  For x2 upsampling `jax.image.resize`'s edge renormalisation equals TF's edge clamping:
+  out[2i] = 0.25 x[i-1] + 0.75 x[i], out[2i+1] = 0.75 x[i] + 0.25 x[i+1], with x[-1] := x[0], x[n] := x[n-1]
+  (tests/test_unet.py checks it against that NumPy formula).
+  """
+  b, h, w, c = x.shape
+  return jax.image.resize(x, (b, 2 * h, 2 * w, c), method="bilinear")
+
+
+class ResidualBlock(nn.Module):
+  """BN (no affine) -> Conv3x3 + swish -> Conv3x3, plus the input (1x1-projected when the widths differ)."""
+  width: int
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    residual = x if x.shape[-1] == self.width else _conv(self.width, 1, name="residual")(x)
+    x = nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3, use_bias=False, use_scale=False)(x)
+    x = nn.swish(_conv(self.width, 3)(x))
+    x = _conv(self.width, 3)(x)
+    return x + residual
+
+
+class UNet(nn.Module):
+  """eps_hat = UNet()(x_t (B,H,W,C), noise_variances (B,1,1,1), train). Output (B,H,W,C) (or out_channels)."""
+  widths: Sequence[int] = (32, 64, 96)
+  block_depth: int = 2
+  bottleneck_width: int = 128
+  bottleneck_depth: int = 2
+  embedding_dim: int = 32
+  out_channels: int = 0  # 0: the input's channel count
+
+  @nn.compact
+  def __call__(self, x_t, noise_variances, train: bool = False):
+    b, h, w, c = x_t.shape
+    factor = 2 ** len(self.widths)
+    if h % factor or w % factor:
+      raise ValueError(f"UNet: image size {h}x{w} must be divisible by {factor} (2 ** len(widths)).")
+    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim)
+    emb = jnp.broadcast_to(emb, (b, h, w, self.embedding_dim))       # UpSampling2D(size=H, "nearest") of 1x1
+    x = jnp.concatenate([_conv(self.widths[0], 1)(x_t), emb], axis=-1)
+
+    skips = []
+    for width in self.widths:                                          # DownBlocks
+      for _ in range(self.block_depth):
+        x = ResidualBlock(width)(x, train)
+        skips.append(x)
+      x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+    for _ in range(self.bottleneck_depth):
+      x = ResidualBlock(self.bottleneck_width)(x, train)
+    for width in reversed(self.widths):                                # UpBlocks
+      x = upsample_bilinear_2x(x)
+      for _ in range(self.block_depth):
+        x = jnp.concatenate([x, skips.pop()], axis=-1)
+        x = ResidualBlock(width)(x, train)
+    return _conv(self.out_channels or c, 1, name="head", kernel_init=nn.initializers.zeros)(x)
+
+
+class MLPDenoiser(nn.Module):
+  """eps_hat = MLPDenoiser()(x_t (B,D), noise_variances (B,1), train) for low-dimensional data (toy 2-D).
+
+  The same sinusoidal embedding of the noise variance is concatenated to the input; swish hidden layers; a
+  zero-initialised linear head (eps_hat = 0 at initialisation, like the U-Net). `train` is unused (no BN).
+  """
+  hidden: Sequence[int] = (256, 256, 256)
+  embedding_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x_t, noise_variances, train: bool = False):
+    del train
+    b, d = x_t.shape
+    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1)), self.embedding_dim)
+    x = jnp.concatenate([x_t, emb], axis=-1)
+    for width in self.hidden:
+      x = nn.swish(nn.Dense(width, kernel_init=_kernel_init)(x))
+    return nn.Dense(d, kernel_init=nn.initializers.zeros, name="head")(x)

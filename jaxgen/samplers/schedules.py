@@ -1,0 +1,112 @@
+"""Diffusion schedules as functions of continuous diffusion time t in [0, 1] (DESIGN.md §4, REFERENCE.md §8).
+
+Every schedule maps an array of times `t` (any shape) to `(noise_rates, signal_rates)` of the same shape: the
+amplitudes in the forward process
+
+    x_t = signal_rate(t) * x_0 + noise_rate(t) * eps,      eps ~ N(0, I).
+
+Time runs from t = 0 (data side) to t = 1 (noise side); signal rates decrease and noise rates increase with t.
+
+Which pairs satisfy signal^2 + noise^2 = 1 (variance-preserving, "VP"):
+  * `linear`        yes: signal = sqrt(abar), noise = sqrt(1 - abar) with abar the DDPM cumulative product.
+  * `cosine`        yes: signal = cos(t pi/2), noise = sin(t pi/2).
+  * `offset_cosine` yes: signal = cos(angle), noise = sin(angle) with angle linear in t between
+                    arccos(max_signal_rate) and arccos(min_signal_rate).
+All three are VP, so `alpha_bar(t) = signal_rate(t)**2` is the DDPM cumulative product abar_t and
+`1 - alpha_bar(t) = noise_rate(t)**2`. They differ at the end points:
+  * `linear`        signal 1 at t = 0 and sqrt(abar_1000) ~ 6.4e-3 at t = 1.
+  * `cosine`        signal 1 at t = 0 and 0 at t = 1 (pure noise; eps-prediction is ill-posed at t = 1).
+  * `offset_cosine` signal 0.95 at t = 0 and 0.02 at t = 1 (the reference's max/min signal rates, used in training).
+
+The linear-beta schedule of DDPM (beta from 1e-4 to 0.02 over T = 1000 steps) is made continuous as follows: the
+reference evaluates betas on the grid t_i = i / T (i = 0..T-1) and takes abar_i = prod_{j<=i} (1 - beta_j). Here
+abar(k / T) = prod_{j<k} (1 - beta_j) for k = 0..T, i.e. abar(0) = 1 (clean data, DDPM's x_0) and abar((i+1)/T)
+is the reference's abar_i (DDPM's step t = i + 1); between grid points log(abar) is interpolated linearly (beta held
+constant on each cell), so abar is continuous and strictly decreasing and any step count can use it: DDPM's
+alpha_t / beta_t between two chosen times s < t are the ratios alpha = abar(t) / abar(s), beta = 1 - alpha.
+"""
+from typing import Callable, Tuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.errors import JaxgenError
+
+Schedule = Callable[[jnp.ndarray], Tuple[jnp.ndarray, jnp.ndarray]]
+
+# DDPM linear beta schedule constants (Ho et al. 2020; the reference's `linear_diffusion_schedule`).
+LINEAR_T = 1000
+LINEAR_BETA_MIN = 1e-4
+LINEAR_BETA_MAX = 0.02
+
+
+def linear_betas(num_steps: int = LINEAR_T, beta_min: float = LINEAR_BETA_MIN,
+                 beta_max: float = LINEAR_BETA_MAX) -> np.ndarray:
+  """The reference's betas on the grid t_i = i / T, i = 0..T-1: beta_min + t_i (beta_max - beta_min). float64 (T,)."""
+  t = np.arange(num_steps, dtype=np.float64) / num_steps
+  return beta_min + t * (beta_max - beta_min)
+
+
+def _linear_log_alpha_bar_grid(num_steps: int = LINEAR_T) -> np.ndarray:
+  """log abar(k / T) for k = 0..T: the cumulative sum of log(1 - beta) with a leading 0. float64 (T + 1,)."""
+  return np.concatenate([[0.0], np.cumsum(np.log1p(-linear_betas(num_steps)))])
+
+
+_LINEAR_GRID_T = np.linspace(0.0, 1.0, LINEAR_T + 1)
+_LINEAR_LOG_ABAR = _linear_log_alpha_bar_grid()
+
+
+def linear(t: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
+  """DDPM's linear-beta schedule in continuous time: (sqrt(1 - abar(t)), sqrt(abar(t))).
+
+  abar(k / T) is the product of the first k factors (1 - beta_j) of the reference's T = 1000 grid (see the module
+  docstring); log abar is piecewise linear in t between grid points. VP: signal^2 + noise^2 = 1.
+  """
+  t = jnp.asarray(t, jnp.float32)
+  log_abar = jnp.interp(t, jnp.asarray(_LINEAR_GRID_T, jnp.float32), jnp.asarray(_LINEAR_LOG_ABAR, jnp.float32))
+  signal_rates = jnp.exp(0.5 * log_abar)
+  noise_rates = jnp.sqrt(-jnp.expm1(log_abar))
+  return noise_rates, signal_rates
+
+
+def cosine(t: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
+  """The cosine schedule (Nichol & Dhariwal without offset): (sin(t pi/2), cos(t pi/2)). VP."""
+  t = jnp.asarray(t, jnp.float32)
+  angles = t * (jnp.pi / 2)
+  return jnp.sin(angles), jnp.cos(angles)
+
+
+def offset_cosine(t: jnp.ndarray, min_signal_rate: float = 0.02,
+                  max_signal_rate: float = 0.95) -> Tuple[jnp.ndarray, jnp.ndarray]:
+  """The reference's schedule: angle = acos(max) + t (acos(min) - acos(max)); (sin(angle), cos(angle)). VP.
+
+  signal_rate(0) = max_signal_rate (0.95), signal_rate(1) = min_signal_rate (0.02).
+  """
+  t = jnp.asarray(t, jnp.float32)
+  start_angle = jnp.arccos(jnp.float32(max_signal_rate))
+  end_angle = jnp.arccos(jnp.float32(min_signal_rate))
+  angles = start_angle + t * (end_angle - start_angle)
+  return jnp.sin(angles), jnp.cos(angles)
+
+
+SCHEDULES = ("linear", "cosine", "offset_cosine")
+
+
+def get(name: str, min_signal_rate: float = 0.02, max_signal_rate: float = 0.95) -> Schedule:
+  """Returns the schedule called `name` (one of SCHEDULES); the signal-rate bounds apply to offset_cosine only."""
+  if name == "linear":
+    return linear
+  if name == "cosine":
+    return cosine
+  if name == "offset_cosine":
+    if not 0.0 < min_signal_rate < max_signal_rate < 1.0:
+      raise JaxgenError(f"offset_cosine needs 0 < min_signal_rate < max_signal_rate < 1; got "
+                        f"min_signal_rate={min_signal_rate!r}, max_signal_rate={max_signal_rate!r}.")
+    return lambda t: offset_cosine(t, min_signal_rate, max_signal_rate)
+  raise JaxgenError(f"schedule={name!r} is not a known schedule; choose one of {', '.join(map(repr, SCHEDULES))}.")
+
+
+def alpha_bar(schedule: Schedule, t: jnp.ndarray) -> jnp.ndarray:
+  """abar(t) = signal_rate(t)^2 (the DDPM cumulative product for these VP schedules)."""
+  _, signal_rates = schedule(t)
+  return signal_rates ** 2
