@@ -1,0 +1,249 @@
+"""Scores a trained run with the offline metrics that fit its family and data set.
+
+  python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
+
+What is measured (jaxgen.metrics):
+  toy2d/<name>                 energy distance and RBF-MMD against fresh true samples; for 8gaussians/25gaussians
+                               also modes covered, high-quality fraction and reverse KL of the mode histogram
+                               (default --num 2500, PacGAN's protocol).
+  digits, tfds/mnist,          classifier-feature Fréchet distance ("fd") of --num samples against the held-out test
+  tfds/fashion_mnist images    split, classifier confidence (max prob > 0.9), label-histogram entropy; for conditional
+                               models (model.num_classes > 0) the accuracy of the asked-for label. The classifier is
+                               a CNN jaxgen trains on the training split (cached; its test accuracy is reported), and
+                               "fd_real" is the same distance for real training images: the floor a model can reach.
+  VAE                          importance-weighted bound on log p(x) (K = --iwae_k; K=1 is the ELBO) on the test
+                               split, in nats per image.
+The table is printed and the numbers are written as JSON (default <workdir>/evaluate.json).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+CLASSIFIER_DATASETS = ("digits", "tfds/mnist", "tfds/fashion_mnist")
+SAMPLE_BATCH = 250
+
+
+def _model_classes(config) -> int:
+  model = config.get("model", None)
+  return int(model.get("num_classes", 0) or 0) if model is not None else 0
+
+
+def plan(config) -> list[str]:
+  """The metric groups that fit a run: any of "toy2d", "classifier", "likelihood"."""
+  from jaxgen import data as jdata
+  groups = []
+  if jdata.is_toy2d(config):
+    groups.append("toy2d")
+  elif config.data.name in CLASSIFIER_DATASETS:
+    groups.append("classifier")
+  if config.family == "vae" and not jdata.is_toy2d(config):
+    groups.append("likelihood")
+  return groups
+
+
+def sample_in_batches(run, key, num: int, batch: int = SAMPLE_BATCH, **options) -> np.ndarray:
+  """`num` samples drawn `batch` at a time (fold_in(key, i) for batch i), concatenated."""
+  import jax
+  out = []
+  for i, start in enumerate(range(0, num, batch)):
+    n = min(batch, num - start)
+    out.append(np.asarray(run.sample(jax.random.fold_in(key, i), n, **options), np.float32))
+  return np.concatenate(out)
+
+
+def _to_unit(x, data_range: str) -> np.ndarray:
+  x = np.asarray(x, np.float32)
+  return (x + 1.0) / 2.0 if data_range == "symmetric" else x
+
+
+def toy2d_metrics(run, key, num: int) -> dict:
+  import jax
+  from jaxgen.metrics import toy2d
+  k_sample, k_ref = jax.random.split(key)
+  samples = sample_in_batches(run, k_sample, num, batch=max(num, 1))
+  return toy2d.toy_metrics(samples, run.config.data.name, key=k_ref)
+
+
+def classifier_metrics(run, key, num: int, verbose: bool = False) -> tuple[dict, dict]:
+  """(metrics, classifier info) of `num` samples against the held-out test split."""
+  import jax
+  from jaxgen import data as jdata
+  from jaxgen.metrics import classifier as clf_lib
+  from jaxgen.metrics import frechet
+  d = run.config.data
+  clf = clf_lib.get_classifier(d.name, image_size=d.image_size, channels=d.channels, pad=d.get("pad", 0),
+                               data_dir=d.get("data_dir", "") or "", seed=0, verbose=verbose)
+  real_cfg = clf.spec.data_config()
+  test = jdata.load_split(real_cfg, "test")
+  real_stats = frechet.feature_statistics(clf.features(test["x"]))
+  k = _model_classes(run.config)
+  t0 = time.time()
+  if k > 0:
+    per_class = -(-num // k)
+    images, labels = [], []
+    for c in range(k):
+      images.append(sample_in_batches(run, jax.random.fold_in(key, c), per_class, label=c))
+      labels.append(np.full(per_class, c, np.int32))
+    images, labels = np.concatenate(images)[:num], np.concatenate(labels)[:num]
+  else:
+    images, labels = sample_in_batches(run, key, num), None
+  sample_seconds = time.time() - t0
+  if images.shape[1:3] != tuple(test["x"].shape[1:3]):
+    raise ValueError(f"samples have shape {images.shape[1:]}, the data {test['x'].shape[1:]}")
+  metrics = clf_lib.image_metrics(clf, images, test["x"], labels=labels, real_stats=real_stats)
+  train = jdata.load_split(real_cfg, "train")
+  n_real = min(num, train["x"].shape[0])
+  idx = np.random.default_rng(0).choice(train["x"].shape[0], n_real, replace=False)
+  real = clf_lib.image_metrics(clf, train["x"][idx], test["x"], real_stats=real_stats)
+  metrics["fd_real"] = real["fd"]
+  metrics["confidence_real"] = real["confidence"]
+  metrics["sample_seconds"] = sample_seconds
+  info = {"name": clf.name, "test_accuracy": clf.test_accuracy, "num_test": int(test["x"].shape[0]),
+          "num_real_for_fd_real": int(n_real)}
+  return metrics, info
+
+
+def likelihood_fns(run):
+  """(encode(x) -> (mean, logvar), log_px_given_z(z, x) -> (B,)) for a VAE run, from the family's functions."""
+  from jaxgen.errors import JaxgenError
+  from jaxgen.metrics import likelihood
+  fam, state = run.family, run.state
+  if not hasattr(fam, "encode"):
+    raise JaxgenError(f"family {run.config.family!r} exposes no encode(state, x); cannot bound log p(x).")
+
+  def encode(x):
+    out = fam.encode(state, x)
+    return out[0], out[1]
+
+  if hasattr(fam, "log_px_given_z"):
+    return encode, lambda z, x: fam.log_px_given_z(state, z, x)
+  if hasattr(fam, "decode_logits"):
+    return encode, lambda z, x: likelihood.bernoulli_log_likelihood(fam.decode_logits(state, z), x)
+  raise JaxgenError(f"family {run.config.family!r} exposes no decoder log-likelihood; cannot bound log p(x).")
+
+
+def likelihood_metrics(run, key, num_samples: int = 100, max_images: int = 1000, batch: int = 100) -> dict:
+  """Mean IWAE bound (K = num_samples) and ELBO (K = 1) in nats per image on up to `max_images` test images."""
+  import jax
+  from jaxgen import data as jdata
+  from jaxgen.metrics import likelihood
+  encode, log_px_given_z = likelihood_fns(run)
+  cfg = run.config
+  x_all = np.asarray(jdata.load_split(cfg, "test")["x"], np.float32)[:max_images]
+
+  @jax.jit
+  def bounds(x, k):
+    mean, logvar = encode(x)
+    k1, kk = jax.random.split(k)
+    return (likelihood.iwae_bound(log_px_given_z, x, mean, logvar, k1, 1),
+            likelihood.iwae_bound(log_px_given_z, x, mean, logvar, kk, num_samples))
+
+  elbos, iwaes = [], []
+  for i, start in enumerate(range(0, x_all.shape[0], batch)):
+    x = x_all[start:start + batch]
+    e, w = bounds(x, jax.random.fold_in(key, i))
+    elbos.append(np.asarray(e))
+    iwaes.append(np.asarray(w))
+  elbo, iwae = np.concatenate(elbos), np.concatenate(iwaes)
+  dims = int(np.prod(x_all.shape[1:]))
+  return {"elbo": float(elbo.mean()), f"iwae_k{num_samples}": float(iwae.mean()),
+          "nll_bound": float(-iwae.mean()), "bits_per_dim": float(-iwae.mean() / (dims * math.log(2))),
+          "num_test_images": int(x_all.shape[0])}
+
+
+def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verbose: bool = False) -> dict:
+  """All metrics that fit `run` (a `jaxgen.load` Run) as a JSON-ready dict."""
+  import jax
+  from jaxgen.errors import JaxgenError
+  groups = plan(run.config)
+  if not groups:
+    raise JaxgenError(
+        f"no offline metric fits family={run.config.family!r} on data.name={run.config.data.name!r}: image "
+        f"metrics need a classifier data set ({', '.join(CLASSIFIER_DATASETS)}); Inception FID needs weights "
+        "that are not available offline.")
+  key = jax.random.PRNGKey(seed)
+  k_toy, k_clf, k_lik = jax.random.split(key, 3)
+  result = {"workdir": os.path.abspath(run.workdir), "step": int(run.step), "family": run.config.family,
+            "dataset": run.config.data.name, "seed": seed, "metrics": {}}
+  if "toy2d" in groups:
+    n = int(num or 2500)
+    result["num"] = n
+    result["metrics"].update(toy2d_metrics(run, k_toy, n))
+  if "classifier" in groups:
+    n = int(num or 1000)
+    result["num"] = n
+    metrics, info = classifier_metrics(run, k_clf, n, verbose=verbose)
+    result["metrics"].update(metrics)
+    result["classifier"] = info
+  if "likelihood" in groups:
+    result["metrics"].update(likelihood_metrics(run, k_lik, num_samples=iwae_k))
+  result["metrics"] = {k: _json_number(v) for k, v in result["metrics"].items()}
+  return result
+
+
+def _json_number(v):
+  if isinstance(v, (int, np.integer)):
+    return int(v)
+  v = float(v)
+  return v if math.isfinite(v) else None
+
+
+def format_table(result: dict) -> str:
+  """A two-column text table of the metrics."""
+  rows = [("metric", "value")]
+  for k, v in result["metrics"].items():
+    rows.append((k, "n/a" if v is None else (str(v) if isinstance(v, int) else f"{v:.5g}")))
+  if "classifier" in result:
+    rows.append(("classifier_test_accuracy", f"{result['classifier']['test_accuracy']:.4f}"))
+  width = max(len(r[0]) for r in rows)
+  head = (f"{result['family']} on {result['dataset']}, step {result['step']}"
+          + (f", {result['num']} samples" if "num" in result else ""))
+  lines = [head] + [f"  {a:<{width}}  {b}" for a, b in rows]
+  lines.insert(2, "  " + "-" * (width + 12))
+  return "\n".join(lines)
+
+
+def main(argv):
+  from absl import flags, logging
+  from jaxgen import cli
+  import jaxgen
+  logging.set_verbosity(logging.WARNING)     # keep orbax's restore chatter out of the table
+  FLAGS = flags.FLAGS
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
+  if not FLAGS.workdir:
+    cli.fail("--workdir is required: a directory written by train.py.")
+  if FLAGS.num is not None and FLAGS.num < 2:
+    cli.fail(f"--num={FLAGS.num} must be an integer >= 2.")
+  if FLAGS.iwae_k < 1:
+    cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
+  run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
+  result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True)
+  print(format_table(result))
+  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(result, f, indent=2)
+  print(f"wrote {path}")
+
+
+def _define_flags():
+  from absl import flags
+  flags.DEFINE_string("workdir", None, "A work directory written by train.py.")
+  flags.DEFINE_integer("num", None, "Samples to score (default 2500 for toy2d, 1000 for images).")
+  flags.DEFINE_string("json", None, "Where to write the metrics (default <workdir>/evaluate.json).")
+  flags.DEFINE_integer("seed", 0, "Sampling seed.")
+  flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
+  flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+
+
+if __name__ == "__main__":
+  _define_flags()
+  from jaxgen import cli
+  cli.run(main)
