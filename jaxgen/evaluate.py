@@ -1,6 +1,7 @@
 """Scores a trained run with the offline metrics that fit its family and data set.
 
   python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
+                            [--steps=K]   # sampler steps for EBM/diffusion runs
 
 What is measured (jaxgen.metrics):
   toy2d/<name>                 energy distance and RBF-MMD against fresh true samples; for 8gaussians/25gaussians
@@ -62,15 +63,15 @@ def _to_unit(x, data_range: str) -> np.ndarray:
   return (x + 1.0) / 2.0 if data_range == "symmetric" else x
 
 
-def toy2d_metrics(run, key, num: int) -> dict:
+def toy2d_metrics(run, key, num: int, options: dict | None = None) -> dict:
   import jax
   from jaxgen.metrics import toy2d
   k_sample, k_ref = jax.random.split(key)
-  samples = sample_in_batches(run, k_sample, num, batch=max(num, 1))
+  samples = sample_in_batches(run, k_sample, num, batch=max(num, 1), **(options or {}))
   return toy2d.toy_metrics(samples, run.config.data.name, key=k_ref)
 
 
-def classifier_metrics(run, key, num: int, verbose: bool = False) -> tuple[dict, dict]:
+def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict | None = None) -> tuple[dict, dict]:
   """(metrics, classifier info) of `num` samples against the held-out test split."""
   import jax
   from jaxgen import data as jdata
@@ -88,11 +89,11 @@ def classifier_metrics(run, key, num: int, verbose: bool = False) -> tuple[dict,
     per_class = -(-num // k)
     images, labels = [], []
     for c in range(k):
-      images.append(sample_in_batches(run, jax.random.fold_in(key, c), per_class, label=c))
+      images.append(sample_in_batches(run, jax.random.fold_in(key, c), per_class, **{**(options or {}), "label": c}))
       labels.append(np.full(per_class, c, np.int32))
     images, labels = np.concatenate(images)[:num], np.concatenate(labels)[:num]
   else:
-    images, labels = sample_in_batches(run, key, num), None
+    images, labels = sample_in_batches(run, key, num, **(options or {})), None
   sample_seconds = time.time() - t0
   if images.shape[1:3] != tuple(test["x"].shape[1:3]):
     raise ValueError(f"samples have shape {images.shape[1:]}, the data {test['x'].shape[1:]}")
@@ -157,8 +158,12 @@ def likelihood_metrics(run, key, num_samples: int = 100, max_images: int = 1000,
           "num_test_images": int(x_all.shape[0])}
 
 
-def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verbose: bool = False) -> dict:
-  """All metrics that fit `run` (a `jaxgen.load` Run) as a JSON-ready dict."""
+def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verbose: bool = False,
+             sample_options: dict | None = None) -> dict:
+  """All metrics that fit `run` (a `jaxgen.load` Run) as a JSON-ready dict.
+
+  sample_options: passed to `run.sample` on top of config.sample (e.g. {"steps": 100} for EBM/diffusion).
+  """
   import jax
   from jaxgen.errors import JaxgenError
   groups = plan(run.config)
@@ -170,15 +175,16 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
   key = jax.random.PRNGKey(seed)
   k_toy, k_clf, k_lik = jax.random.split(key, 3)
   result = {"workdir": os.path.abspath(run.workdir), "step": int(run.step), "family": run.config.family,
-            "dataset": run.config.data.name, "seed": seed, "metrics": {}}
+            "dataset": run.config.data.name, "seed": seed, "sample_options": dict(sample_options or {}),
+            "metrics": {}}
   if "toy2d" in groups:
     n = int(num or 2500)
     result["num"] = n
-    result["metrics"].update(toy2d_metrics(run, k_toy, n))
+    result["metrics"].update(toy2d_metrics(run, k_toy, n, sample_options))
   if "classifier" in groups:
     n = int(num or 1000)
     result["num"] = n
-    metrics, info = classifier_metrics(run, k_clf, n, verbose=verbose)
+    metrics, info = classifier_metrics(run, k_clf, n, verbose=verbose, options=sample_options)
     result["metrics"].update(metrics)
     result["classifier"] = info
   if "likelihood" in groups:
@@ -224,7 +230,8 @@ def main(argv):
   if FLAGS.iwae_k < 1:
     cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
-  result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True)
+  options = {"steps": FLAGS.steps} if FLAGS.steps is not None else {}
+  result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True, sample_options=options)
   print(format_table(result))
   path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -240,6 +247,7 @@ def _define_flags():
   flags.DEFINE_string("json", None, "Where to write the metrics (default <workdir>/evaluate.json).")
   flags.DEFINE_integer("seed", 0, "Sampling seed.")
   flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
+  flags.DEFINE_integer("steps", None, "Sampler steps (EBM Langevin / diffusion), overriding config.sample.steps.")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
 
 

@@ -74,3 +74,22 @@ def test_evaluate_vae_digits_run(tmp_path):
   assert m["fd_real"] < m["fd"]                      # 3 training steps are far from the data
   assert m["iwae_k8"] >= m["elbo"] - 1.0             # the K=8 bound is (up to MC noise) tighter
   assert "fd" in proc.stdout and "iwae_k8" in proc.stdout
+
+
+def test_evaluate_conditional_gan_digits_in_process(tmp_path, monkeypatch):
+  # An untrained conditional GAN wrapped as a Run (no training loop needed): exercises label=k sampling.
+  import jax
+  from jaxgen import data as jdata, evaluate, families
+  from jaxgen.run import Run
+  monkeypatch.setenv("JAXGEN_CACHE", CACHE)
+  config = load_config("cgan_digits")
+  family = families.get(config.family)
+  state = family.init(config, jax.random.PRNGKey(0), jdata.example_batch(config, config.train.batch_size))
+  run = Run(workdir=str(tmp_path), config=config, state=state, family=family, step=0)
+  result = evaluate.evaluate(run, num=100)
+  m = result["metrics"]
+  assert result["classifier"]["test_accuracy"] >= 0.95
+  assert {"fd", "fd_real", "confidence", "label_entropy", "label_accuracy"} <= set(m)
+  assert 0.0 <= m["label_accuracy"] <= 1.0 and 0.0 <= m["confidence"] <= 1.0
+  assert m["fd_real"] < m["fd"]                      # an untrained generator is far from the data
+  assert "label_accuracy" in evaluate.format_table(result)
