@@ -396,6 +396,20 @@ def main(argv=None) -> int:
     for n in notes:
       print(f"  skipped {n.get('family') or n.get('config')}: {n['skipped']}", flush=True)
   results = []
+  settings = {"quick": args.quick, "warmup": args.warmup, "windows": args.windows,
+              "window_steps": args.window_steps or "auto (~1 s)", "isolated": not args.noisolate}
+
+  def write(final: bool):
+    if not args.json:
+      return
+    report = {"machine": info, "settings": settings, "skipped": notes, "results": results,
+              "complete": final, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    tmp = args.json + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(report, f, indent=2)
+    os.replace(tmp, args.json)
+
   for name in names:
     if not args.quiet:
       print(f"... {name}", flush=True)
@@ -413,20 +427,14 @@ def main(argv=None) -> int:
       except subprocess.TimeoutExpired:
         rec = {"config": name, "error": f"timed out after {args.timeout} s"}
     results.append(rec)
+    write(final=False)                    # a partial file survives an interrupted long run
     if not args.quiet and "error" not in rec:
       print(f"    {rec['ms_per_step']:.2f} ms/step, compile {rec['compile_s']:.1f} s", flush=True)
-  report = {"machine": info, "settings": {"quick": args.quick, "warmup": args.warmup, "windows": args.windows,
-                                          "window_steps": args.window_steps or "auto (~1 s)",
-                                          "isolated": not args.noisolate},
-            "skipped": notes, "results": results, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
   if not args.quiet:
     print(format_table(results))
-  if args.json:
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-      json.dump(report, f, indent=2)
-    if not args.quiet:
-      print(f"wrote {args.json}")
+  write(final=True)
+  if args.json and not args.quiet:
+    print(f"wrote {args.json}")
   return 0 if all("error" not in r for r in results) else 1
 
 
