@@ -40,6 +40,44 @@ def test_conv_transpose_equals_flax(k, s, padding, n, use_bias):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g, g_ref)
 
 
+CONV_CASES = [(3, 2, "SAME", 8, 3, 5), (3, 2, "SAME", 7, 3, 5), (4, 2, "SAME", 8, 3, 5), (4, 1, "VALID", 4, 6, 1),
+              (3, 1, "SAME", 5, 3, 5), (3, 1, "SAME", 5, 6, 2), (5, 3, "SAME", 10, 3, 5)]
+
+
+@pytest.mark.parametrize("impl", ["matmul", "im2col", "space_to_depth"])
+def test_conv_formulations_equal_flax(impl):
+  """Every Conv formulation equals nn.Conv (forward and gradients), incl. the in > out overlap-add path."""
+  for i, (k, s, padding, n, cin, cout) in enumerate(CONV_CASES if impl == "matmul" else CONV_CASES[:2]):
+    x = jax.random.normal(jax.random.PRNGKey(i), (2, n, n + 1, cin))
+    ref = nn.Conv(cout, (k, k), (s, s), padding=padding)
+    fast = layers.Conv(cout, (k, k), (s, s), padding=padding, impl=impl)
+    v = _perturbed_params(ref, x)
+    y_ref, y = ref.apply(v, x), fast.apply(v, x)
+    np.testing.assert_allclose(y, y_ref, atol=2e-5, rtol=1e-5)
+    cot = jax.random.normal(jax.random.PRNGKey(3), y.shape)
+    g_ref = jax.grad(lambda v, x: jnp.sum(ref.apply(v, x) * cot), argnums=(0, 1))(v, x)
+    g = jax.grad(lambda v, x: jnp.sum(fast.apply(v, x) * cot), argnums=(0, 1))(v, x)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g, g_ref)
+
+
+@pytest.mark.parametrize("impl", ["subpixel", "col2im"])
+def test_other_conv_transpose_formulations(impl):
+  for k, s, padding, n in CASES[:5]:
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, n, n + 1, 3))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
+    np.testing.assert_allclose(layers.CONV_TRANSPOSE_IMPLS[impl](x, w, (s, s), padding),
+                               layers.conv_transpose_lax(x, w, (s, s), padding), atol=1e-5)
+
+
+def test_im2col_overlap_add_are_adjoint():
+  """<im2col(x), c> = <x, overlap_add(c)> for a strided, padded geometry (the custom VJPs rely on it)."""
+  geom = ((3, 3), (2, 2), (1, 0), (4, 5), (7, 9))
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 9, 3))
+  c = jax.random.normal(jax.random.PRNGKey(1), (2, 4, 5, 3, 3, 3))
+  np.testing.assert_allclose(jnp.vdot(layers.im2col(x, geom), c), jnp.vdot(x, layers.overlap_add(c, geom)),
+                             rtol=1e-5)
+
+
 def test_conv_transpose_numpy_twin():
   """Independent twin: scatter every input pixel times the kernel into the output (the textbook definition)."""
   rng = np.random.default_rng(0)

@@ -50,11 +50,6 @@ class Dense(nn.Dense):
   kernel_init: Callable[..., Any] = glorot_uniform
 
 
-class Conv(nn.Conv):
-  """`nn.Conv` with the Keras default kernel init (glorot_uniform); padding "SAME" = TF/Keras "same"."""
-  kernel_init: Callable[..., Any] = glorot_uniform
-
-
 class BatchNorm(nn.BatchNorm):
   """`nn.BatchNorm` with the Keras defaults momentum 0.99, epsilon 1e-3 (biased batch variance, as Keras).
 
@@ -161,6 +156,275 @@ def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, strides: Sequence[i
   return y[:, :out_h, :out_w, :]
 
 
+def conv_transpose_col2im(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
+                          padding: PaddingLike = "SAME", precision=None) -> jax.Array:
+  """Same function as `lax.conv_transpose(x, kernel, strides, padding)`, as one matmul plus overlap-add.
+
+  C[n, i, j_h, j_w] = x[n, i] @ kernel[j_h, j_w] for every input pixel and tap (one (N·H·W, in) x
+  (in, kh·kw·out) matmul: exactly the products of the transposed convolution, no zero taps), then each
+  output phase (r_h, r_w) adds the shifted slices C[q + d] of its taps (`_subpixel_plan`), and the phases
+  interleave (depth-to-space). Its backward pass is two matmuls and slicing.
+  """
+  strides = tuple(int(s) for s in strides)
+  kh, kw, cin, cout = kernel.shape
+  if isinstance(padding, str):
+    pads = [conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
+  else:
+    pads = [tuple(p) for p in padding]
+  n, h, w, _ = x.shape
+  plans = [_subpixel_plan(int(m), int(k), s, int(pa), int(pb))
+           for m, k, s, (pa, pb) in zip((h, w), (kh, kw), strides, pads)]
+  (idx_h, (lo_h, hi_h), q_h, out_h), (idx_w, (lo_w, hi_w), q_w, out_w) = plans
+  c = lax.dot_general(x.reshape(n * h * w, cin), kernel.transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout),
+                      (((1,), (0,)), ((), ())), precision=precision)
+  c = c.reshape(n, h, w, kh, kw, cout)
+  c = lax.pad(c, jnp.zeros((), c.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0)) + ((0, 0, 0),) * 3)
+  phases = []
+  for rh in range(strides[0]):
+    row = []
+    for rw in range(strides[1]):
+      acc = jnp.zeros((n, q_h, q_w, cout), c.dtype)
+      for dh in range(idx_h.shape[0]):
+        jh = int(idx_h[dh, rh])
+        if jh == kh:
+          continue
+        for dw in range(idx_w.shape[0]):
+          jw = int(idx_w[dw, rw])
+          if jw == kw:
+            continue
+          acc = acc + c[:, dh:dh + q_h, dw:dw + q_w, jh, jw, :]
+      row.append(acc)
+    phases.append(jnp.stack(row, axis=3))                                        # (N, Qh, Qw, sw, out)
+  y = jnp.stack(phases, axis=2)                                                  # (N, Qh, sh, Qw, sw, out)
+  y = y.reshape(n, q_h * strides[0], q_w * strides[1], cout)
+  return y[:, :out_h, :out_w, :]
+
+
+def conv_padding(size: int, k: int, s: int, padding: PaddingLike, axis: int) -> tuple[int, int]:
+  """(low, high) input padding of `lax.conv_general_dilated` ("SAME" = TF: extra pixel at the end)."""
+  if isinstance(padding, str):
+    if padding == "VALID":
+      return 0, 0
+    if padding == "SAME":
+      out = -(-size // s)
+      total = max((out - 1) * s + k - size, 0)
+      return total // 2, total - total // 2
+    raise ValueError(f"padding={padding!r}: use 'SAME', 'VALID' or explicit ((lo, hi), (lo, hi)) pairs.")
+  return tuple(padding[axis])
+
+
+def conv_im2col(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: PaddingLike = "SAME",
+                precision=None) -> jax.Array:
+  """Same function as `lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), as one matmul.
+
+  The kh·kw strided slices of the padded input are concatenated on the channel axis (order (i, j, c), the
+  row order of kernel.reshape(kh·kw·in, out)) and multiplied by the reshaped kernel.
+  """
+  strides = tuple(int(s) for s in strides)
+  kh, kw, cin, cout = kernel.shape
+  n, h, w, _ = x.shape
+  (lo_h, hi_h), (lo_w, hi_w) = (conv_padding(h, kh, strides[0], padding, 0),
+                                conv_padding(w, kw, strides[1], padding, 1))
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0), (0, 0, 0)))
+  out_h = (h + lo_h + hi_h - kh) // strides[0] + 1
+  out_w = (w + lo_w + hi_w - kw) // strides[1] + 1
+  if kh == kw == 1 and strides == (1, 1):
+    patches = xp
+  else:
+    patches = jnp.concatenate(
+        [lax.slice(xp, (0, i, j, 0), (n, i + strides[0] * (out_h - 1) + 1, j + strides[1] * (out_w - 1) + 1, cin),
+                   (1, strides[0], strides[1], 1)) for i in range(kh) for j in range(kw)], axis=-1)
+  y = lax.dot_general(patches.reshape(n * out_h * out_w, kh * kw * cin), kernel.reshape(kh * kw * cin, cout),
+                      (((1,), (0,)), ((), ())), precision=precision)
+  return y.reshape(n, out_h, out_w, cout)
+
+
+def conv_space_to_depth(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: PaddingLike = "SAME",
+                        precision=None) -> jax.Array:
+  """Same function as a strided `lax.conv_general_dilated`, as space-to-depth + a stride-1 convolution.
+
+  out[o] = Σ_j xp[s·o + j]·w[j]; with j = s·a + p and xs[i, p] = xp[s·i + p] this is
+  Σ_{a, p} xs[o + a, p]·w[s·a + p]: a ⌈k/s⌉-tap stride-1 convolution over s·s·in channels (taps with
+  s·a + p ≥ k are exact zeros).
+  """
+  sh, sw = (int(s) for s in strides)
+  kh, kw, cin, cout = kernel.shape
+  n, h, w, _ = x.shape
+  (lo_h, hi_h), (lo_w, hi_w) = conv_padding(h, kh, sh, padding, 0), conv_padding(w, kw, sw, padding, 1)
+  out_h = (h + lo_h + hi_h - kh) // sh + 1
+  out_w = (w + lo_w + hi_w - kw) // sw + 1
+  ah, aw = -(-kh // sh), -(-kw // sw)
+  # Pad (or crop) so the padded input is exactly s·(out + a − 1) long: whole s-blocks for space-to-depth.
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (lo_h, sh * (out_h + ah - 1) - h - lo_h, 0),
+                                           (lo_w, sw * (out_w + aw - 1) - w - lo_w, 0), (0, 0, 0)))
+  xs = space_to_depth(xp, sh, sw)                                                # (N, ., ., sh·sw·in)
+  k = jnp.pad(kernel, ((0, sh * ah - kh), (0, sw * aw - kw), (0, 0), (0, 0)))    # (sh·ah, sw·aw, in, out)
+  k = k.reshape(ah, sh, aw, sw, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(ah, aw, sh * sw * cin, cout)
+  return lax.conv_general_dilated(xs, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                  precision=precision)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Matmul formulations with hand-written adjoints: im2col and overlap-add are each other's transpose.
+#
+# Geometry of one spatial axis: an output grid of `o` positions with stride s and k taps covers the "full"
+# line of length L = s·(o − 1) + k; the data line of length n sits in it from offset `start` (negative or
+# overhanging offsets crop). im2col reads P[q, j] = full[s·q + j]; overlap-add writes full[s·q + j] += C[q, j]
+# and returns the data window. XLA's own autodiff of the slices would materialise one padded copy of the
+# whole array per tap; the explicit adjoints keep both directions to one strided gather or one phase sum.
+
+
+def _im2col_fwd_impl(x, k, s, start, out):
+  """x (N, H, W, C) -> patches (N, out_h, out_w, kh, kw, C) with P[q, j] = full[s·q + j] per axis."""
+  n_, h, w, c = x.shape
+  lh = s[0] * (out[0] - 1) + k[0]
+  lw = s[1] * (out[1] - 1) + k[1]
+  xp = lax.pad(x, jnp.zeros((), x.dtype),
+               ((0, 0, 0), (start[0], lh - start[0] - h, 0), (start[1], lw - start[1] - w, 0), (0, 0, 0)))
+  rows = []
+  for i in range(k[0]):
+    cols = [lax.slice(xp, (0, i, j, 0), (n_, i + s[0] * (out[0] - 1) + 1, j + s[1] * (out[1] - 1) + 1, c),
+                      (1, s[0], s[1], 1)) for j in range(k[1])]
+    rows.append(jnp.stack(cols, axis=3))
+  return jnp.stack(rows, axis=3)                                                 # (N, oh, ow, kh, kw, C)
+
+
+def _overlap_add_impl(cols, s, start, size):
+  """cols (N, oh, ow, kh, kw, C) -> (N, size_h, size_w, C): full[s·q + j] += cols[q, j], window at `start`.
+
+  Phase form: full[s·t + r] = Σ_e cols[t − e, s·e + r] (taps s·e + r < k), one fused sum per phase, then the
+  phases interleave.
+  """
+  n_, oh, ow, kh, kw, c = cols.shape
+  eh, ew = -(-kh // s[0]), -(-kw // s[1])
+  th, tw = oh + eh - 1, ow + ew - 1
+  cp = lax.pad(cols, jnp.zeros((), cols.dtype),
+               ((0, 0, 0), (eh - 1, eh - 1, 0), (ew - 1, ew - 1, 0)) + ((0, 0, 0),) * 3)
+  phases = []
+  for rh in range(s[0]):
+    row = []
+    for rw in range(s[1]):
+      acc = None
+      for e in range(eh):
+        jh = s[0] * e + rh
+        if jh >= kh:
+          continue
+        for f in range(ew):
+          jw = s[1] * f + rw
+          if jw >= kw:
+            continue
+          term = cp[:, eh - 1 - e:eh - 1 - e + th, ew - 1 - f:ew - 1 - f + tw, jh, jw, :]
+          acc = term if acc is None else acc + term
+      row.append(jnp.zeros((n_, th, tw, c), cols.dtype) if acc is None else acc)
+    phases.append(jnp.stack(row, axis=3))                                        # (N, th, tw, sw, C)
+  full = jnp.stack(phases, axis=2).reshape(n_, th * s[0], tw * s[1], c)          # (N, th·sh, tw·sw, C)
+  return lax.pad(full, jnp.zeros((), full.dtype),
+                 ((0, 0, 0), (-start[0], start[0] + size[0] - th * s[0], 0),
+                  (-start[1], start[1] + size[1] - tw * s[1], 0), (0, 0, 0)))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def im2col(x: jax.Array, geom) -> jax.Array:
+  """Patches (N, out_h, out_w, kh, kw, C) of x (N, size_h, size_w, C); the adjoint of `overlap_add`.
+
+  geom = (k, s, start, out, size), each a (h, w) pair of ints (see the section comment).
+  """
+  k, s, start, out, _ = geom
+  return _im2col_fwd_impl(x, k, s, start, out)
+
+
+im2col.defvjp(lambda x, geom: (im2col(x, geom), None),
+              lambda geom, _, g: (_overlap_add_impl(g, geom[1], geom[2], geom[4]),))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def overlap_add(cols: jax.Array, geom) -> jax.Array:
+  """Sums patches (N, out_h, out_w, kh, kw, C) onto an (N, size_h, size_w, C) image; the adjoint of `im2col`."""
+  _, s, start, _, size = geom
+  return _overlap_add_impl(cols, s, start, size)
+
+
+overlap_add.defvjp(lambda cols, geom: (overlap_add(cols, geom), None),
+                   lambda geom, _, g: (_im2col_fwd_impl(g, geom[0], geom[1], geom[2], geom[3]),))
+
+
+def _matmul_last(a: jax.Array, b: jax.Array, precision=None) -> jax.Array:
+  """(..., K) @ (K, M) as one 2-D matmul."""
+  y = lax.dot_general(a.reshape(-1, a.shape[-1]), b, (((1,), (0,)), ((), ())), precision=precision)
+  return y.reshape(a.shape[:-1] + (b.shape[-1],))
+
+
+def conv_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: PaddingLike = "SAME",
+                precision=None) -> jax.Array:
+  """Same function as `lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), as matmuls.
+
+  Stride > 1 or in ≤ out: y = im2col(x) @ kernel (patches of the input, kh·kw·in values per output pixel).
+  Stride 1 and in > out (e.g. the 32 -> 1 output layer): y = overlap_add(x @ flipped kernel) (contributions
+  of every input pixel, kh·kw·out values each: far fewer). The backward passes are matmuls plus the adjoint
+  map (overlap-add / im2col).
+  """
+  s = tuple(int(v) for v in strides)
+  kh, kw, cin, cout = kernel.shape
+  n_, h, w, _ = x.shape
+  (lo_h, hi_h), (lo_w, hi_w) = conv_padding(h, kh, s[0], padding, 0), conv_padding(w, kw, s[1], padding, 1)
+  out = ((h + lo_h + hi_h - kh) // s[0] + 1, (w + lo_w + hi_w - kw) // s[1] + 1)
+  if s == (1, 1) and cin > cout:
+    # y[o] = Σ_j x[o + j − lo]·w[j]: x[i] adds x[i]·w[k−1−j'] at full index i + j', window from k − 1 − lo.
+    cols = _matmul_last(x, kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout), precision)
+    geom = ((kh, kw), (1, 1), (kh - 1 - lo_h, kw - 1 - lo_w), (h, w), out)
+    return overlap_add(cols.reshape(n_, h, w, kh, kw, cout), geom)
+  geom = ((kh, kw), s, (lo_h, lo_w), out, (h, w))
+  patches = im2col(x, geom)
+  return _matmul_last(patches.reshape(n_, out[0], out[1], kh * kw * cin), kernel.reshape(kh * kw * cin, cout),
+                      precision)
+
+
+def conv_transpose_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
+                          padding: PaddingLike = "SAME", precision=None) -> jax.Array:
+  """Same function as `lax.conv_transpose(x, kernel, strides, padding)`, as one matmul plus overlap-add.
+
+  y[o] = Σ_j xd[o + j − pad_a]·w[j]: input pixel i adds x[i]·w[k−1−j'] at full index s·i + j', and the output
+  window starts at k − 1 − pad_a. Exactly the kh·kw·in·out products per input pixel (no zero taps); the
+  backward pass is two matmuls and one im2col of the output gradient (a strided convolution's gather).
+  """
+  s = tuple(int(v) for v in strides)
+  kh, kw, cin, cout = kernel.shape
+  n_, h, w, _ = x.shape
+  if isinstance(padding, str):
+    pads = [conv_transpose_padding(k, st, padding) for k, st in zip((kh, kw), s)]
+  else:
+    pads = [tuple(p) for p in padding]
+  size = tuple((m - 1) * st + 1 + pa + pb - k + 1 for m, st, (pa, pb), k in zip((h, w), s, pads, (kh, kw)))
+  cols = _matmul_last(x, kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout), precision)
+  geom = ((kh, kw), s, (kh - 1 - pads[0][0], kw - 1 - pads[1][0]), (h, w), size)
+  return overlap_add(cols.reshape(n_, h, w, kh, kw, cout), geom)
+
+
+def conv_lax(x, kernel, strides, padding="SAME", precision=None):
+  """The plain XLA convolution (what `nn.Conv` computes), for comparison."""
+  strides = tuple(int(s) for s in strides)
+  pads = [conv_padding(x.shape[1 + a], kernel.shape[a], strides[a], padding, a) for a in range(2)]
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                  precision=precision)
+
+
+def conv_transpose_lax(x, kernel, strides, padding="SAME", precision=None):
+  """The plain XLA transposed convolution (what `nn.ConvTranspose` computes), for comparison."""
+  return lax.conv_transpose(x, kernel, tuple(strides), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                            precision=precision)
+
+
+# The formulations `impl="auto"` picks (measured by benchmarks/conv_formulations.py on a 2-core CPU).
+DEFAULT_CONV_IMPL = "matmul"              # strided convolutions
+DEFAULT_CONV_STRIDE1_IMPL = "matmul"      # stride-1 convolutions
+DEFAULT_CONV_TRANSPOSE_IMPL = "matmul"
+
+CONV_IMPLS = {"lax": conv_lax, "im2col": conv_im2col, "space_to_depth": conv_space_to_depth,
+              "matmul": conv_matmul}
+CONV_TRANSPOSE_IMPLS = {"lax": conv_transpose_lax, "subpixel": conv_transpose_subpixel,
+                        "col2im": conv_transpose_col2im, "matmul": conv_transpose_matmul}
+
+
 class ConvTranspose(nn.Module):
   """Drop-in `nn.ConvTranspose` (transpose_kernel=False) with the Keras kernel init, computed sub-pixel.
 
@@ -178,6 +442,7 @@ class ConvTranspose(nn.Module):
   dtype: Any = None
   param_dtype: Any = jnp.float32
   precision: Any = None
+  impl: str = "auto"         # a key of CONV_TRANSPOSE_IMPLS, or "auto" (the fastest measured)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -186,7 +451,42 @@ class ConvTranspose(nn.Module):
     kernel = self.param("kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
     bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv_transpose_subpixel(x, kernel, strides, self.padding, precision=self.precision)
+    impl = CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl]
+    y = impl(x, kernel, strides, self.padding, precision=self.precision)
+    if bias is not None:
+      y = y + bias
+    return y
+
+
+class Conv(nn.Module):
+  """Drop-in `nn.Conv` (2-D, NHWC) with the Keras kernel init, computed in the fastest exact formulation.
+
+  Parameters `kernel` (kh, kw, in, features) and `bias` (features,) as `nn.Conv`; padding "SAME" (= TF/Keras
+  "same": the extra pixel at the end), "VALID" or explicit ((lo, hi), (lo, hi)).
+  """
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int] | int = 1
+  padding: PaddingLike = "SAME"
+  use_bias: bool = True
+  kernel_init: Callable[..., Any] = glorot_uniform
+  bias_init: Callable[..., Any] = zeros
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  precision: Any = None
+  impl: str = "auto"         # a key of CONV_IMPLS, or "auto" (the fastest measured)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel_size = tuple(self.kernel_size)
+    strides = (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
+    kernel = self.param("kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
+    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    impl = self.impl
+    if impl == "auto":
+      impl = DEFAULT_CONV_IMPL if strides != (1, 1) else DEFAULT_CONV_STRIDE1_IMPL
+    y = CONV_IMPLS[impl](x, kernel, strides, self.padding, precision=self.precision)
     if bias is not None:
       y = y + bias
     return y
