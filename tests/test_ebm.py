@@ -27,8 +27,9 @@ def load_config(name):
 
 def tiny_image_config():
   c = load_config("ebm_digits")
-  c.data.image_size = 16
-  c.model.conv_features = (4, 8, 8, 8)
+  c.data.image_size = 8
+  c.model.conv_features = (4, 8)
+  c.model.kernel_sizes = (5, 3)
   c.model.dense_features = 8
   c.model.buffer_size = 64
   c.model.buffer_init = 16
@@ -64,22 +65,25 @@ def test_configs_validate():
 
 def test_reference_network_parameter_count_and_strided_conv_equivalence():
   c = load_config("ebm_mnist")
-  x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 1), minval=-1, maxval=1)
+  x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 1), minval=-1, maxval=1)
   net = ebm.make_net(c)
-  params = net.init(jax.random.PRNGKey(1), x)
+  params = jax.jit(net.init)(jax.random.PRNGKey(1), x)
   assert sum(p.size for p in jax.tree.leaves(params)) == 76_993
   ref = ebm.EnergyNet(conv_impl="xla")
-  np.testing.assert_allclose(net.apply(params, x), ref.apply(params, x), atol=1e-5)
-  # Each im2col StridedConv equals Flax's nn.Conv (TF "same" padding), value and input gradient.
-  for k, size, cin in ((5, 32, 1), (3, 16, 4), (3, 7, 3)):
+  np.testing.assert_allclose(jax.jit(net.apply)(params, x), jax.jit(ref.apply)(params, x), atol=1e-5)
+  # Each StridedConv formulation equals Flax's nn.Conv (TF "same" padding), value and input gradient.
+  def value_and_input_grad(conv, p, x):
+    return jax.jit(lambda z: (conv.apply(p, z), jax.grad(lambda u: jnp.sum(jnp.sin(conv.apply(p, u))))(z)))(x)
+
+  for k, s, size, cin in ((5, 2, 9, 2), (3, 2, 8, 3)):
     xi = jax.random.normal(jax.random.PRNGKey(k), (2, size, size, cin))
-    mine = ebm.StridedConv(6, k, 2)
-    flax_conv = layers.Conv(6, (k, k), strides=2, padding="SAME")
-    p = flax_conv.init(jax.random.PRNGKey(3), xi)
-    np.testing.assert_allclose(mine.apply(p, xi), flax_conv.apply(p, xi), atol=1e-5)
-    g1 = jax.grad(lambda z: jnp.sum(jnp.sin(mine.apply(p, z))))(xi)
-    g2 = jax.grad(lambda z: jnp.sum(jnp.sin(flax_conv.apply(p, z))))(xi)
-    np.testing.assert_allclose(g1, g2, atol=1e-5)
+    flax_conv = layers.Conv(6, (k, k), strides=s, padding="SAME")
+    p = jax.jit(flax_conv.init)(jax.random.PRNGKey(3), xi)
+    want, g_want = value_and_input_grad(flax_conv, p, xi)
+    for impl in ("im2col", "s2d"):
+      got, g = value_and_input_grad(ebm.StridedConv(6, k, s, impl), p, xi)
+      np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"{impl} k={k} s={s} n={size}")
+      np.testing.assert_allclose(g, g_want, atol=1e-5, err_msg=f"{impl} k={k} s={s} n={size}")
 
 
 def _buffer(capacity, fill, value=5.0):
@@ -132,7 +136,7 @@ def test_cd_loss_matches_reference_formula():
 
 def test_train_step_writes_back_the_refined_samples():
   c = tiny_image_config()
-  batch = {"x": jax.random.uniform(jax.random.PRNGKey(9), (8, 16, 16, 1), minval=-1, maxval=1),
+  batch = {"x": jax.random.uniform(jax.random.PRNGKey(9), (8, 8, 8, 1), minval=-1, maxval=1),
            "label": jnp.zeros((8,), jnp.int32)}
   state = ebm.init(c, jax.random.PRNGKey(0), batch)
   step = jax.jit(ebm.train_step)
@@ -141,20 +145,25 @@ def test_train_step_writes_back_the_refined_samples():
   assert set(metrics) == {"loss", "cdiv", "reg", "real", "fake"}
   assert all(np.isfinite(float(v)) for v in metrics.values())
   assert int(new.step) == 1 and int(new.buffer.fill) == 16 + 8 and int(new.buffer.head) == 24
-  # Recompute the step's fakes from the same key schedule and the OLD params.
+  # Recompute the step's fakes and loss from the same key schedule and the OLD params.
   hp = state.hp
-  _, k_draw, k_langevin = jax.random.split(key, 3)
-  x0, _ = ebm.replay_draw(state.buffer, k_draw, 8, hp.fresh_prob, hp.low, hp.high)
-  fake = langevin(ebm.energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=hp.step_size,
-                  noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
+
+  @jax.jit
+  def recompute(state):
+    k_real, k_draw, k_langevin = jax.random.split(key, 3)
+    x0, _ = ebm.replay_draw(state.buffer, k_draw, 8, hp.fresh_prob, hp.low, hp.high)
+    fake = langevin(ebm.energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=hp.step_size,
+                    noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
+    real = jnp.clip(batch["x"] + hp.real_noise * jax.random.normal(k_real, batch["x"].shape), -1, 1)
+    e = state.net.apply({"params": state.params}, jnp.concatenate([real, fake]))
+    return x0, fake, ebm.cd_loss(e[:8], e[8:], 0.1)[0]
+
+  x0, fake, loss = recompute(state)
   np.testing.assert_allclose(new.buffer.data[16:24], fake, atol=1e-5)
   assert float(jnp.max(jnp.abs(fake - x0))) > 0.05               # refined, not the raw starts
   np.testing.assert_array_equal(new.buffer.data[:16], state.buffer.data[:16])
   # The loss the step reports is the CD loss on those fakes; parameters moved.
-  real = jnp.clip(batch["x"] + hp.real_noise * jax.random.normal(jax.random.split(key, 3)[0], batch["x"].shape),
-                  -1, 1)
-  e = state.net.apply({"params": state.params}, jnp.concatenate([real, fake]))
-  np.testing.assert_allclose(metrics["loss"], ebm.cd_loss(e[:8], e[8:], 0.1)[0], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(metrics["loss"], loss, rtol=1e-4, atol=1e-6)
   assert any(float(jnp.max(jnp.abs(a - b))) > 0 for a, b in
              zip(jax.tree.leaves(new.params), jax.tree.leaves(state.params)))
   # Every leaf is an array (checkpointable); a second step keeps the treedef (no retrace needed).
@@ -165,16 +174,16 @@ def test_train_step_writes_back_the_refined_samples():
 
 def test_eval_step_and_sampling_images():
   c = tiny_image_config()
-  batch = {"x": jnp.zeros((8, 16, 16, 1))}
+  batch = {"x": jnp.zeros((8, 8, 8, 1))}
   state = ebm.init(c, jax.random.PRNGKey(0), batch)
   m = jax.jit(ebm.eval_step)(state, batch, jax.random.PRNGKey(1))
   assert set(m) == {"cdiv", "real", "fake"}
   images = ebm.sample(state, jax.random.PRNGKey(2), 3)
-  assert images.shape == (3, 16, 16, 1) and float(images.min()) >= 0 and float(images.max()) <= 1
+  assert images.shape == (3, 8, 8, 1) and float(images.min()) >= 0 and float(images.max()) <= 1
   assert ebm.chain_steps(1000) == (0, 1, 3, 5, 10, 30, 50, 100, 300, 999)
   assert ebm.chain_steps(7) == (0, 1, 3, 5, 6)
   out = ebm.sample_outputs(state, c, jax.random.PRNGKey(2), 3, {"steps": 7, "chain": True})
-  assert out["samples"].shape == (3 * 5, 16, 16, 1) and out["ncols"] == 5
+  assert out["samples"].shape == (3 * 5, 8, 8, 1) and out["ncols"] == 5
   # Row r of the strip is sample r; its last column is the final state of a plain 7-step run.
   np.testing.assert_allclose(out["samples"][4::5], ebm.sample(state, jax.random.PRNGKey(2), 3, steps=7), atol=1e-6)
   with pytest.raises(JaxgenError, match="truncation"):

@@ -19,6 +19,7 @@ centres (points are clamped into the box). `kl_to_true` measures KL(p_true ‖ p
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -62,6 +63,7 @@ def grid_log_density(energy_fn, box: Box, resolution: int) -> jax.Array:
   return -e - (logsumexp(-e) + jnp.log(_cell_area(box, resolution)))
 
 
+@functools.partial(jax.jit, static_argnums=(1,))
 def interpolate(grid: jax.Array, box: Box, points: jax.Array) -> jax.Array:
   """Bilinear interpolation of a (R, R) cell-centre grid at points (N, 2), clamped into the box; (N,)."""
   xmin, xmax, ymin, ymax = box
@@ -82,7 +84,7 @@ def interpolate(grid: jax.Array, box: Box, points: jax.Array) -> jax.Array:
 
 def grid_nll(log_density_grid: jax.Array, box: Box, test_points: jax.Array) -> jax.Array:
   """Mean negative log-likelihood (nats per point) of test_points (N, 2) under the gridded log-density."""
-  return -jnp.mean(interpolate(log_density_grid, box, test_points))
+  return -jnp.mean(interpolate(log_density_grid, tuple(float(b) for b in box), test_points))
 
 
 def gaussian_nll(train_points, test_points) -> float:
@@ -118,7 +120,8 @@ def kl_to_true(log_density_grid: jax.Array, box: Box, name: str, key: jax.Array,
   if name in ("8gaussians", "25gaussians"):
     centers, std = toy2d.modes(name)
     log_true = mixture_log_density(samples, centers, std)
-    log_model = np.asarray(interpolate(jnp.asarray(grid, jnp.float32), box, jnp.asarray(samples, jnp.float32)))
+    log_model = np.asarray(interpolate(jnp.asarray(grid, jnp.float32), tuple(map(float, box)),
+                                            jnp.asarray(samples, jnp.float32)))
     return float(np.mean(log_true - log_model))
   r = grid.shape[0]
   xmin, xmax, ymin, ymax = box
