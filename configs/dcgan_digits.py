@@ -22,8 +22,8 @@ def get_config():
   m.objective = "bce"
   m.latent_dim = 32
   m.num_classes = 0
-  m.g_features = (128, 64)
-  m.d_features = (64, 128)
+  m.g_features = (64, 32)              # ConvT 64 (4x4 valid) -> ConvT 32 (8x8) -> ConvT 1 (16x16), tanh
+  m.d_features = (32, 64)              # 16 -> 8 -> 4 -> Conv 4x4 valid -> 1 (half the reference's first widths)
   m.dropout = 0.3
   m.bn_momentum = 0.9
   m.label_noise = 0.1
@@ -37,9 +37,9 @@ def get_config():
 
   t = c.train
   t.batch_size = 64
-  t.num_steps = 3000
+  t.num_steps = 2000                   # 2000 * 64 / 1437 = ~89 epochs of the training digits
   t.log_every = 100
-  t.checkpoint_every = 1000
+  t.checkpoint_every = 500
   t.sample_every = 1000
   t.num_sample_images = 64
   return c

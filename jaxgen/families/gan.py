@@ -269,12 +269,12 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
   g_vars = generator.init(k_g, z, onehot, train=False)
   d_vars = critic.init({"params": k_d, "dropout": k_drop}, x, onehot, train=False)
   g_tx, d_tx = make_optimizer(config.optim), make_optimizer(config.optim)
-  zero = jnp.zeros((), jnp.int32)
+  zero = lambda: jnp.zeros((), jnp.int32)    # distinct buffers: the loop donates the State
   return GANState(
-      step=zero, g_params=g_vars["params"], g_batch_stats=dict(g_vars.get("batch_stats", {})),
+      step=zero(), g_params=g_vars["params"], g_batch_stats=dict(g_vars.get("batch_stats", {})),
       d_params=d_vars["params"], d_batch_stats=dict(d_vars.get("batch_stats", {})),
       g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-      g_updates=zero, d_updates=zero, generator=generator, critic=critic, g_tx=g_tx, d_tx=d_tx, hp=hp)
+      g_updates=zero(), d_updates=zero(), generator=generator, critic=critic, g_tx=g_tx, d_tx=d_tx, hp=hp)
 
 
 # ----------------------------------------------------------------------------------------------------------
