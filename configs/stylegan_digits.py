@@ -26,7 +26,7 @@ def get_config():
   m.channel_max = 64
   m.mbstd_group = 4
   m.loss = "logistic"           # non-saturating logistic + R1; "wgan_gp": the GAN family's WGAN-GP objective
-  m.r1_gamma = 0.1              # StyleGAN2-ADA heuristic gamma = 0.0002 * R^2 / batch = 0.1 for 16x16 at batch 64 ... x 16
+  m.r1_gamma = 0.1              # R1 weight (StyleGAN2-ADA's heuristic 0.0002 * R^2 / batch = 0.0016 is weaker)
   m.r1_subsample = 4            # R1 on batch/4 reals per step (amortised; StyleGAN2: lazy R1 every 16 steps)
   m.gp_weight = 10.0            # for loss="wgan_gp"
   m.critic_steps = 1            # discriminator updates per generator update

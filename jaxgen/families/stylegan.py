@@ -53,6 +53,8 @@ SAMPLE_SETTINGS = ("truncation", "noise_mode", "pca_samples", "boundary_samples"
                    "interp_space")
 # Options sample.py may pass that this family implements in `sample_outputs`.
 OUTPUT_OPTIONS = ("truncation", "interpolate", "direction", "alphas", "mix_crossover")
+# Data sets whose classes jaxgen's classifier (jaxgen.metrics.classifier) can label: boundary:LABEL directions.
+CLASSIFIED_DATA = ("digits", "tfds/mnist", "tfds/fashion_mnist", "tfds/cifar10")
 
 
 # ------------------------------------------------------------------------------------------------- architecture
@@ -391,10 +393,12 @@ def sample_latents(state: State, key, num: int) -> jax.Array:
   return map_z(state, jax.random.normal(key, (num, state.generator.z_dim)))
 
 
-def _digits_classifier(config):
+def _classifier(config):
+  """jaxgen's own classifier for the run's labelled data set (trained on first use, cached on disk)."""
   from jaxgen.metrics.classifier import get_classifier
-  return get_classifier(dataset="digits", image_size=int(config.data.image_size), channels=int(config.data.channels),
-                        seed=0)
+  d = config.data
+  return get_classifier(dataset=d.name, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
+                        data_dir=d.get("data_dir", ""), seed=0)
 
 
 def find_direction(state: State, config, key, spec: str):
@@ -402,7 +406,8 @@ def find_direction(state: State, config, key, spec: str):
 
   pca:K     K-th principal component (0-based) of `sample.pca_samples` mapped w.
   boundary:LABEL  unit normal of a logistic-regression boundary between mapped w whose synthesised image the
-            digits classifier calls LABEL and the others (`sample.boundary_samples` samples, truncation-free).
+            data set's classifier calls class LABEL and the others (`sample.boundary_samples` samples, no
+            truncation) - InterFaceGAN with a classifier as the labeller.
   """
   kind, _, arg = str(spec).partition(":")
   settings = config.sample
@@ -416,17 +421,18 @@ def find_direction(state: State, config, key, spec: str):
     pca = directions_lib.pca_directions(w, k + 1)
     return pca.components[k], pca.std[k], (f"PC{k}: {float(pca.explained_variance_ratio[k]):.1%} of the variance")
   if kind == "boundary":
-    label_name = config.data.name
-    if label_name != "digits" and not label_name.endswith("mnist"):
+    name = config.data.name
+    if name not in CLASSIFIED_DATA:
       raise JaxgenError(
-          f"direction={spec!r} needs an attribute classifier for the generated images; jaxgen has one for digit "
-          f"classes only (data.name 'digits'), none offline for {label_name!r} (e.g. CelebA attributes). "
-          f"Use direction='pca:K', or fit `jaxgen.latent.directions.linear_boundary` on your own (w, label) pairs.")
+          f"direction={spec!r} labels generated images with jaxgen's own class classifier, which exists for "
+          f"data.name in {', '.join(CLASSIFIED_DATA)}; there is no attribute classifier offline for {name!r} "
+          f"(e.g. CelebA attributes). Use direction='pca:K', or fit `jaxgen.latent.directions.linear_boundary` on "
+          f"your own (w, attribute label) pairs.")
     try:
       label = int(arg)
     except ValueError:
-      raise JaxgenError(f"direction={spec!r} is not allowed; write 'boundary:LABEL' with LABEL a digit 0-9.") from None
-    check(0 <= label <= 9, f"direction={spec!r}: LABEL must be a digit 0-9.")
+      raise JaxgenError(f"direction={spec!r} is not allowed; write 'boundary:LABEL' with LABEL a class 0-9.") from None
+    check(0 <= label <= 9, f"direction={spec!r}: LABEL must be a class 0-9.")
     w, labels = labelled_latents(state, config, key, int(settings.get("boundary_samples", 4000)))
     check(bool(np.any(labels == label)) and bool(np.any(labels != label)),
           f"direction={spec!r}: the classifier found no generated sample of class {label} (or only those); "
@@ -438,7 +444,7 @@ def find_direction(state: State, config, key, spec: str):
 
 
 def labelled_latents(state: State, config, key, num: int):
-  """(w (num, w_dim), digit labels (num,)) : mapped samples and the digits classifier's argmax on their images."""
+  """(w (num, w_dim), class labels (num,)): mapped samples and the classifier's argmax on their images."""
   k_w, k_noise = jax.random.split(key)
   w = sample_latents(state, k_w, num)
   images = render(state, broadcast_layers(w, state.generator.num_layers), k_noise, "random")
@@ -447,9 +453,8 @@ def labelled_latents(state: State, config, key, num: int):
 
 
 def _classify(config, images_unit):
-  """Digits-classifier class probabilities for images in [0, 1] (N, R, R, C)."""
-  clf = _digits_classifier(config)
-  return clf.probs(images_unit) if hasattr(clf, "probs") else clf(images_unit)
+  """Classifier class probabilities (N, classes) for images in [0, 1] (N, R, R, C)."""
+  return _classifier(config).probabilities(np.asarray(images_unit))
 
 
 def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:

@@ -19,7 +19,7 @@ def truncate(w: jax.Array, w_avg: jax.Array, psi: float, cutoff: Optional[int] =
   the rest untouched (StyleGAN's truncation_cutoff); None truncates every layer.
   """
   w = jnp.asarray(w)
-  out = w_avg + psi * (w - w_avg)
+  out = (1.0 - psi) * w_avg + psi * w      # = w_avg + psi (w - w_avg), written to be exact at psi = 0 and 1
   if cutoff is None:
     return out
   layers = jnp.arange(w.shape[-2])[:, None]
