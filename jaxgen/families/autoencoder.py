@@ -1,0 +1,346 @@
+"""Autoencoder with a 2-d embedding (REFERENCE.md §1, notebook 03_vae/01_autoencoder).
+
+Encoder: [Conv 3×3 stride 2 "same" → (BatchNorm) → activation] × len(encoder_features) → Flatten → Dense(latent).
+Decoder (`model.decoder`):
+  "transpose" (reference): Dense(h·w·c) → Reshape → [Conv2DTranspose 3×3 s2 → (BN) → act] × … → output layer;
+  "upsample":  Dense → Reshape → [UpSampling2D(2, nearest) → Conv 3×3 → BatchNorm → LeakyReLU(0.3)] × … → output
+               (the checkerboard-free variant the book discusses).
+Output layer (`model.output_layer`): "conv" = Conv2D(C, 3×3) (Fashion AE/VAE) or "conv_transpose" =
+Conv2DTranspose(C, 3×3, s1) (faces VAE); the network returns *logits*; images are sigmoid(logits) in [0, 1].
+
+Loss: per-pixel BCE from logits (`optax.sigmoid_binary_cross_entropy`, as Keras does on a sigmoid output),
+averaged over pixels and batch (Keras `binary_crossentropy`); or `model.recon_loss="mse"`. Adam(1e-3, ε 1e-7).
+
+Tools (pure functions): `encode`, `decode`, `reconstruct`, `embedding_box`, `latent_grid`,
+`sample_uniform_box`. `sample` draws uniformly in a bounding box of the embeddings, as the reference (which uses
+the box of the test embeddings): State keeps `box_lo`/`box_hi`, an exponential moving average (decay
+`model.box_decay`, 0.99) of each training batch's per-dimension min/max, so it follows the embedding as it
+moves during training; `embedding_box(state, x)` gives the exact box of any data set.
+
+Convolutions use `jaxgen.nn.layers` (Keras inits; matmul formulations, ~same function as nn.Conv /
+nn.ConvTranspose, measured several times faster on XLA:CPU: benchmarks/conv_formulations.py).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import struct
+
+from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.nn import layers
+
+BENCHMARK_CONFIGS = ["ae_fashion_mnist"]
+LOSS_KEYS = ["loss"]
+SAMPLE_OPTIONS = ("interpolate",)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Networks (shared with the VAE).
+
+
+def _act(name: str):
+  if name == "relu":
+    return nn.relu
+  if name == "leaky_relu":
+    return layers.leaky_relu          # slope 0.3 = Keras LeakyReLU()
+  raise JaxgenError(f"model.activation={name!r} is not allowed; choose 'relu' or 'leaky_relu'.")
+
+
+class Encoder(nn.Module):
+  """x (B, H, W, C) in [0, 1] -> z (B, latent) (variational=False) or (mean, logvar) (B, latent) each."""
+  features: Sequence[int] = (32, 64, 128)
+  latent_dim: int = 2
+  batch_norm: bool = False
+  activation: str = "relu"
+  variational: bool = False
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    act = _act(self.activation)
+    h = x
+    for f in self.features:
+      h = layers.Conv(f, (3, 3), 2, padding="SAME")(h)
+      if self.batch_norm:
+        h = layers.BatchNorm(use_running_average=not train)(h)
+      h = act(h)
+    h = h.reshape(h.shape[0], -1)
+    if not self.variational:
+      return layers.Dense(self.latent_dim, name="encoder_output")(h)
+    return layers.Dense(self.latent_dim, name="z_mean")(h), layers.Dense(self.latent_dim, name="z_log_var")(h)
+
+
+class Decoder(nn.Module):
+  """z (B, latent) -> logits (B, H, W, C) (images = sigmoid(logits))."""
+  start_shape: Sequence[int] = (4, 4, 128)   # the encoder's last feature map (Reshape target)
+  features: Sequence[int] = (128, 64, 32)
+  channels: int = 1
+  batch_norm: bool = False
+  activation: str = "relu"
+  variant: str = "transpose"
+  output_layer: str = "conv"
+
+  @nn.compact
+  def __call__(self, z, train: bool = False):
+    act = _act(self.activation)
+    h = layers.Dense(int(np.prod(self.start_shape)))(z)
+    if self.batch_norm:
+      h = act(layers.BatchNorm(use_running_average=not train)(h))
+    h = h.reshape((z.shape[0],) + tuple(self.start_shape))
+    for f in self.features:
+      if self.variant == "transpose":
+        h = layers.ConvTranspose(f, (3, 3), 2, padding="SAME")(h)
+        if self.batch_norm:
+          h = layers.BatchNorm(use_running_average=not train)(h)
+        h = act(h)
+      else:   # UpSampling2D(2) (nearest) + Conv + BatchNorm + LeakyReLU
+        b, hh, ww, c = h.shape
+        h = jnp.broadcast_to(h[:, :, None, :, None, :], (b, hh, 2, ww, 2, c)).reshape(b, 2 * hh, 2 * ww, c)
+        h = layers.Conv(f, (3, 3), 1, padding="SAME")(h)
+        h = layers.leaky_relu(layers.BatchNorm(use_running_average=not train)(h))
+    if self.output_layer == "conv":
+      return layers.Conv(self.channels, (3, 3), 1, padding="SAME", name="decoder_output")(h)
+    return layers.ConvTranspose(self.channels, (3, 3), 1, padding="SAME", name="decoder_output")(h)
+
+
+class AutoEncoder(nn.Module):
+  """Encoder + decoder; `encode`, `decode` and `__call__` (x -> (logits, z or (mean, logvar)))."""
+  encoder: Encoder
+  decoder: Decoder
+
+  def encode(self, x, train: bool = False):
+    return self.encoder(x, train)
+
+  def decode(self, z, train: bool = False):
+    return self.decoder(z, train)
+
+  def __call__(self, x, train: bool = False):
+    return self.decoder(self.encoder(x, train), train)
+
+
+def build_model(config, variational: bool) -> AutoEncoder:
+  """The AutoEncoder module a config describes."""
+  m, d = config.model, config.data
+  enc_f = tuple(m.encoder_features)
+  side = int(d.image_size) // 2 ** len(enc_f)
+  check(side * 2 ** len(enc_f) == int(d.image_size),
+        f"data.image_size={d.image_size} must be divisible by 2**len(model.encoder_features) = {2 ** len(enc_f)}.")
+  enc = Encoder(enc_f, int(m.latent_dim), bool(m.batch_norm), m.activation, variational)
+  dec = Decoder((side, side, enc_f[-1]), tuple(m.decoder_features), int(d.channels), bool(m.batch_norm),
+                m.activation, m.decoder, m.output_layer)
+  return AutoEncoder(enc, dec)
+
+
+def validate_config(config) -> None:
+  m = config.model
+  choice("model.decoder", m.decoder, ("transpose", "upsample"))
+  choice("model.output_layer", m.output_layer, ("conv", "conv_transpose"))
+  choice("model.activation", m.activation, ("relu", "leaky_relu"))
+  choice("model.recon_loss", m.recon_loss, ("bce", "mse"))
+  choice("data.range", config.data.range, ("unit",))
+  check(int(m.latent_dim) >= 1, f"model.latent_dim={m.latent_dim!r} must be >= 1.")
+  check(len(m.encoder_features) >= 1, "model.encoder_features must list at least one width.")
+  check(len(m.decoder_features) == len(m.encoder_features),
+        f"model.decoder_features={tuple(m.decoder_features)} must have as many entries as model.encoder_features"
+        f"={tuple(m.encoder_features)} (each undoes one stride-2 layer).")
+  side = int(config.data.image_size) // 2 ** len(m.encoder_features)
+  check(side >= 1 and side * 2 ** len(m.encoder_features) == int(config.data.image_size),
+        f"data.image_size={config.data.image_size} must be divisible by 2**{len(m.encoder_features)}.")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Losses.
+
+
+def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "mean"):
+  """Per-example reconstruction error (B,): BCE from logits or squared error of sigmoid(logits).
+
+  reduction "mean": averaged over pixels (Keras `binary_crossentropy` / `mean_squared_error` followed by a
+  mean); "sum": summed over pixels (the negative Bernoulli log-likelihood in nats for "bce").
+  """
+  if kind == "bce":
+    per = optax.sigmoid_binary_cross_entropy(logits, x)
+  else:
+    per = (jax.nn.sigmoid(logits) - x) ** 2
+  per = per.reshape(per.shape[0], -1)
+  return per.mean(axis=1) if reduction == "mean" else per.sum(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# State, init, steps.
+
+
+@struct.dataclass
+class State:
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  step: jax.Array
+  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
+  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
+  model: AutoEncoder = struct.field(pytree_node=False)
+  tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  hp: Any = struct.field(pytree_node=False)   # FrozenConfigDict of model/data settings
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+  o = config.optim
+  return optax.adam(float(o.learning_rate), b1=float(o.get("b1", 0.9)), b2=float(o.get("b2", 0.999)),
+                    eps=float(o.get("eps", 1e-7)))
+
+
+def _hparams(config):
+  return ml_collections.FrozenConfigDict({"model": config.model.to_dict(), "data": config.data.to_dict()})
+
+
+def init(config, key, example_batch) -> State:
+  validate_config(config)
+  model = build_model(config, variational=False)
+  x = jnp.asarray(example_batch["x"][:1], jnp.float32)
+  variables = model.init(key, x)
+  tx = make_optimizer(config)
+  latent = int(config.model.latent_dim)
+  return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
+               opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32),
+               box_lo=jnp.full((latent,), -1.0, jnp.float32), box_hi=jnp.full((latent,), 1.0, jnp.float32),
+               model=model, tx=tx, hp=_hparams(config))
+
+
+def _variables(state, params=None):
+  v = {"params": state.params if params is None else params}
+  if state.batch_stats:
+    v["batch_stats"] = state.batch_stats
+  return v
+
+
+def train_step(state: State, batch, key):
+  """One Adam step on the mean reconstruction BCE; updates the embedding box. metrics: loss."""
+  del key
+  x = batch["x"]
+  hp = state.hp.model
+
+  def loss_fn(params):
+    logits, z, new_stats = _forward(state, params, x, train=True)
+    loss = reconstruction_error(x, logits, hp.recon_loss, "mean").mean()
+    return loss, (z, new_stats)
+
+  (loss, (z, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  z = jax.lax.stop_gradient(z)
+  first = state.step == 0
+  decay = jnp.where(first, 0.0, float(hp.box_decay))
+  box_lo = decay * state.box_lo + (1 - decay) * z.min(axis=0)
+  box_hi = decay * state.box_hi + (1 - decay) * z.max(axis=0)
+  new = state.replace(params=params, opt_state=opt_state, batch_stats=new_stats, step=state.step + 1,
+                      box_lo=box_lo, box_hi=box_hi)
+  return new, {"loss": loss}
+
+
+def _forward(state, params, x, train: bool):
+  """(logits, z, batch_stats) — BatchNorm uses batch statistics and returns updated ones when train."""
+  variables = _variables(state, params)
+  if train and state.batch_stats:
+    def fwd(m, x):
+      z = m.encode(x, True)
+      return m.decode(z, True), z
+    (logits, z), upd = state.model.apply(variables, x, method=fwd, mutable=["batch_stats"])
+    return logits, z, upd["batch_stats"]
+
+  def fwd(m, x):
+    z = m.encode(x, False)
+    return m.decode(z, False), z
+  logits, z = state.model.apply(variables, x, method=fwd)
+  return logits, z, state.batch_stats
+
+
+def eval_step(state: State, batch, key):
+  """Test metrics: loss (mean BCE, as Keras' val_loss)."""
+  del key
+  logits, _, _ = _forward(state, state.params, batch["x"], train=False)
+  return {"loss": reconstruction_error(batch["x"], logits, state.hp.model.recon_loss, "mean").mean()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tools.
+
+
+def encode(state: State, x):
+  """Embeddings z (B, latent) of images x (B, H, W, C) in [0, 1] (inference mode)."""
+  return state.model.apply(_variables(state), x, method=AutoEncoder.encode)
+
+
+def decoder_logits(state: State, z):
+  """Decoder logits (B, H, W, C) for latents z (B, latent)."""
+  return state.model.apply(_variables(state), z, method=AutoEncoder.decode)
+
+
+def decode(state: State, z):
+  """Images (B, H, W, C) in [0, 1] for latents z (B, latent)."""
+  return jax.nn.sigmoid(decoder_logits(state, z))
+
+
+def reconstruct(state: State, x):
+  """decode(encode(x)): images in [0, 1]."""
+  return decode(state, encode(state, x))
+
+
+def embedding_box(state: State, x, batch_size: int = 500):
+  """(lo, hi): per-dimension min/max of the embeddings of x (N, H, W, C) — the reference's sampling box."""
+  enc = jax.jit(functools.partial(encode, state))
+  zs = [np.asarray(enc(jnp.asarray(x[i:i + batch_size]))) for i in range(0, len(x), batch_size)]
+  z = np.concatenate(zs)
+  return z.min(axis=0), z.max(axis=0)
+
+
+def latent_grid(lo, hi, n: int, dims=(0, 1), latent_dim: int | None = None):
+  """(n·n, latent) points on an n×n grid over [lo, hi] in `dims` (others 0); row-major, first dim along columns,
+  second from hi (top row) to lo, as the reference's plotted grids."""
+  lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+  latent_dim = latent_dim or lo.shape[0]
+  xs = np.linspace(lo[dims[0]], hi[dims[0]], n)
+  ys = np.linspace(hi[dims[1]], lo[dims[1]], n)
+  z = np.zeros((n, n, latent_dim), np.float32)
+  z[:, :, dims[0]] = xs[None, :]
+  z[:, :, dims[1]] = ys[:, None]
+  return jnp.asarray(z.reshape(n * n, latent_dim))
+
+
+def sample_uniform_box(key, num: int, lo, hi):
+  """(num, latent) points uniform in the box [lo, hi] (np.random.uniform(mins, maxs) in the reference)."""
+  lo, hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
+  return lo + (hi - lo) * jax.random.uniform(key, (num, lo.shape[0]))
+
+
+def _check_options(options, allowed=SAMPLE_OPTIONS):
+  for k in options:
+    if k not in allowed:
+      raise JaxgenError(f"sample option {k!r} is not supported by this family; supported: {', '.join(allowed)}.")
+
+
+def sample(state: State, key, num: int, **options):
+  """num images (num, H, W, C) in [0, 1], decoded from points uniform in the State's embedding box.
+
+  interpolate=n: instead decode the n×n grid over the box (num is ignored).
+  """
+  _check_options(options)
+  if options.get("interpolate"):
+    n = int(options["interpolate"])
+    return decode(state, latent_grid(state.box_lo, state.box_hi, n))
+  return decode(state, sample_uniform_box(key, num, state.box_lo, state.box_hi))
+
+
+def sample_outputs(state: State, config, key, num: int, options) -> dict:
+  """`sample.py` outputs: samples, or with `interpolate=n` the n×n decoded grid over the box (ncols n)."""
+  options = {k: v for k, v in options.items() if v is not None}
+  _check_options(options)
+  if options.get("interpolate"):
+    n = int(options["interpolate"])
+    return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
+  return {"samples": sample(state, key, num)}
