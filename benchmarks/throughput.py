@@ -428,8 +428,9 @@ def main(argv=None) -> int:
         rec = {"config": name, "error": f"timed out after {args.timeout} s"}
     results.append(rec)
     write(final=False)                    # a partial file survives an interrupted long run
-    if not args.quiet and "error" not in rec:
-      print(f"    {rec['ms_per_step']:.2f} ms/step, compile {rec['compile_s']:.1f} s", flush=True)
+    if not args.quiet:
+      print(f"    error: {rec['error']}" if "error" in rec else
+            f"    {rec['ms_per_step']:.2f} ms/step, compile {rec['compile_s']:.1f} s", flush=True)
   if not args.quiet:
     print(format_table(results))
   write(final=True)
