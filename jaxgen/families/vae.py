@@ -1,0 +1,296 @@
+"""Variational autoencoder (REFERENCE.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
+
+q(z|x) = N(mean, diag(exp(logvar))) from the encoder's two Dense heads; z = mean + exp(logvar/2)·ε
+(reparameterization); decoder logits for p(x|z); prior N(0, I).
+
+Loss (what the notebooks minimise, per batch):
+  loss = mean_b[ w · recon_b ] + mean_b[ KL_b ],   KL_b = −½ Σ_d (1 + logvar − mean² − exp(logvar))
+  recon_b = BCE(x, logits) ("bce") or squared error ("mse"), reduced over the pixels by `model.recon_reduction`:
+  "mean" (the reference: Keras binary_crossentropy / mean_squared_error average the pixels) or "sum".
+Metrics: `loss`, `reconstruction` (= mean_b w·recon_b, the notebook's reconstruction_loss, β included), `kl`.
+
+Relation to the textbook ELBO: with "bce", reduction "sum" and weight 1, −loss is the ELBO in nats,
+  ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)),  log p(x|z) = −Σ_pixels BCE (Bernoulli likelihood),
+and `elbo(...)` returns it per example. The reference's (w=500, "mean") on 32×32×1 equals
+(500/1024)·sum-BCE + KL = 0.488·(sum-BCE + 2.05·KL): a β-VAE with KL weight ≈ 2.05 in textbook units
+(faces: 2000·mean-MSE over 3,072 values = 0.651·SSE; with a Gaussian decoder of variance σ² the textbook
+objective is SSE/(2σ²) + KL, so the reference is the ELBO of σ² = 3072/(2·2000) = 0.768). `eval_step` also
+reports `neg_elbo`, the textbook −ELBO in nats (one z sample) under that same decoder likelihood.
+
+For the importance-weighted bound (jaxgen.metrics.likelihood): `encode(state, x) -> (mean, logvar)`,
+`decoder_logits(state, z)` and `log_px_given_z(state, z, x) -> (B,)` (Bernoulli for "bce"; Gaussian with the
+σ² implied by the loss, above, for "mse").
+
+Latent tools: `sample` (prior), `reconstruct`, `latent_grid` (the reference's norm.ppf grid),
+`interpolate` (lerp between two encodings), `attribute_vector` / `apply_vector` (jaxgen.latent.attributes),
+`latent_histograms_png` (histograms of latent dims against the N(0,1) pdf).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import struct
+
+from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.families import autoencoder as ae
+from jaxgen.latent import interpolate as interp
+
+BENCHMARK_CONFIGS = ["vae_fashion_mnist", "vae_celeba"]
+LOSS_KEYS = ["loss", "reconstruction", "kl"]
+SAMPLE_OPTIONS = ("interpolate",)
+LOG_2PI = math.log(2 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The objective as pure functions.
+
+
+def kl_divergence(mean, logvar):
+  """KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,)."""
+  return -0.5 * jnp.sum(1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1)
+
+
+def reparameterize(key, mean, logvar):
+  """z = mean + exp(logvar/2)·ε, ε ~ N(0, I): differentiable in (mean, logvar)."""
+  return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
+
+
+def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "sum"):
+  """Per-example reconstruction error (B,): BCE(x, sigmoid(logits)) or (sigmoid(logits) − x)², summed or
+  averaged over pixels."""
+  return ae.reconstruction_error(x, logits, kind, reduction)
+
+
+def elbo(x, logits, mean, logvar, *, recon_loss: str = "bce", recon_weight: float = 1.0,
+         recon_reduction: str = "sum"):
+  """Per-example −(w·recon + KL) (B,). With the defaults ("bce", weight 1, "sum") this is the ELBO in nats:
+  E_q[log p(x|z)] − KL(q‖p), one-sample estimate at the z that produced `logits`."""
+  return -(recon_weight * reconstruction_error(x, logits, recon_loss, recon_reduction) + kl_divergence(mean, logvar))
+
+
+def vae_loss(x, logits, mean, logvar, recon_loss: str, recon_weight: float, recon_reduction: str):
+  """(loss, metrics) of the notebooks: mean_b w·recon_b + mean_b KL_b."""
+  recon = recon_weight * reconstruction_error(x, logits, recon_loss, recon_reduction)
+  kl = kl_divergence(mean, logvar)
+  loss = recon.mean() + kl.mean()
+  return loss, {"loss": loss, "reconstruction": recon.mean(), "kl": kl.mean()}
+
+
+def gaussian_sigma(recon_weight: float, recon_reduction: str, num_pixels: int) -> float:
+  """σ of the Gaussian decoder whose ELBO the weighted squared-error loss is: w·SE/P (mean) = SE/(2σ²)."""
+  per_element = recon_weight / num_pixels if recon_reduction == "mean" else recon_weight
+  return math.sqrt(1.0 / (2.0 * per_element))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# State, init, steps.
+
+
+@struct.dataclass
+class State:
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  step: jax.Array
+  model: ae.AutoEncoder = struct.field(pytree_node=False)
+  tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  hp: Any = struct.field(pytree_node=False)
+
+
+def validate_config(config) -> None:
+  ae.validate_config(config)
+  m = config.model
+  choice("model.recon_reduction", m.recon_reduction, ("mean", "sum"))
+  check(float(m.recon_weight) > 0, f"model.recon_weight={m.recon_weight!r} must be > 0.")
+
+
+def init(config, key, example_batch) -> State:
+  validate_config(config)
+  model = ae.build_model(config, variational=True)
+  x = jnp.asarray(example_batch["x"][:1], jnp.float32)
+  variables = model.init(key, x, method=lambda m, x: m.decode(m.encode(x)[0]))
+  tx = ae.make_optimizer(config)
+  return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
+               opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32), model=model, tx=tx,
+               hp=ml_collections.FrozenConfigDict({"model": config.model.to_dict(), "data": config.data.to_dict()}))
+
+
+def _variables(state, params=None):
+  v = {"params": state.params if params is None else params}
+  if state.batch_stats:
+    v["batch_stats"] = state.batch_stats
+  return v
+
+
+def _forward(state, params, x, key, train: bool):
+  """(logits, mean, logvar, batch_stats): encode, reparameterize, decode."""
+  def fwd(m, x):
+    mean, logvar = m.encode(x, train)
+    z = reparameterize(key, mean, logvar)
+    return m.decode(z, train), mean, logvar
+
+  if train and state.batch_stats:
+    (logits, mean, logvar), upd = state.model.apply(_variables(state, params), x, method=fwd,
+                                                    mutable=["batch_stats"])
+    return logits, mean, logvar, upd["batch_stats"]
+  logits, mean, logvar = state.model.apply(_variables(state, params), x, method=fwd)
+  return logits, mean, logvar, state.batch_stats
+
+
+def _loss_settings(state):
+  m = state.hp.model
+  return m.recon_loss, float(m.recon_weight), m.recon_reduction
+
+
+def train_step(state: State, batch, key):
+  """One Adam step on w·recon + KL (BatchNorm in training mode, as the faces notebook's training=True)."""
+  x = batch["x"]
+
+  def loss_fn(params):
+    logits, mean, logvar, stats = _forward(state, params, x, key, train=True)
+    loss, metrics = vae_loss(x, logits, mean, logvar, *_loss_settings(state))
+    return loss, (metrics, stats)
+
+  (_, (metrics, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  return state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
+                       batch_stats=stats, step=state.step + 1), metrics
+
+
+def eval_step(state: State, batch, key):
+  """Test metrics (inference-mode BatchNorm): loss, reconstruction, kl, and neg_elbo (textbook −ELBO, nats)."""
+  x = batch["x"]
+  logits, mean, logvar, _ = _forward(state, state.params, x, key, train=False)
+  _, metrics = vae_loss(x, logits, mean, logvar, *_loss_settings(state))
+  log_px = _log_px(state, logits, x)
+  metrics["neg_elbo"] = jnp.mean(-log_px + kl_divergence(mean, logvar))
+  return metrics
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Encoder / decoder access (also for jaxgen.metrics.likelihood).
+
+
+def encode(state: State, x):
+  """(mean, logvar), each (B, latent), of q(z|x) for images x (B, H, W, C) in [0, 1]."""
+  return state.model.apply(_variables(state), x, method=ae.AutoEncoder.encode)
+
+
+def decoder_logits(state: State, z):
+  """Decoder output before the sigmoid, (B, H, W, C): Bernoulli logits ("bce"); sigmoid of it is the mean."""
+  return state.model.apply(_variables(state), z, method=ae.AutoEncoder.decode)
+
+
+def decode(state: State, z):
+  """Images (B, H, W, C) in [0, 1] (the decoder's sigmoid output) for latents z (B, latent)."""
+  return jax.nn.sigmoid(decoder_logits(state, z))
+
+
+def _log_px(state, logits, x):
+  recon_loss, weight, reduction = _loss_settings(state)
+  if recon_loss == "bce":
+    return -reconstruction_error(x, logits, "bce", "sum")
+  pixels = int(np.prod(x.shape[1:]))
+  sigma = gaussian_sigma(weight, reduction, pixels)
+  se = reconstruction_error(x, logits, "mse", "sum")
+  return -se / (2 * sigma ** 2) - pixels * (math.log(sigma) + 0.5 * LOG_2PI)
+
+
+def log_px_given_z(state: State, z, x):
+  """log p(x|z) per example (B,): Bernoulli on the logits ("bce"), or the Gaussian of `gaussian_sigma` ("mse")."""
+  return _log_px(state, decoder_logits(state, z), x)
+
+
+def reconstruct(state: State, x, key=None):
+  """Decoded encodings in [0, 1]: of the mean (key None) or of a sampled z."""
+  mean, logvar = encode(state, x)
+  z = mean if key is None else reparameterize(key, mean, logvar)
+  return decode(state, z)
+
+
+def sample_prior(state: State, key, num: int):
+  """(num, latent) draws from N(0, I)."""
+  return jax.random.normal(key, (num, int(state.hp.model.latent_dim)))
+
+
+def latent_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
+  """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0);
+  the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
+  from scipy.stats import norm
+  q = norm.ppf(np.linspace(eps, 1 - eps, n)).astype(np.float32)
+  z = np.zeros((n, n, latent_dim), np.float32)
+  z[:, :, dims[0]] = q[None, :]
+  z[:, :, dims[1]] = q[::-1][:, None]
+  return jnp.asarray(z.reshape(n * n, latent_dim))
+
+
+def interpolate(state: State, x0, x1, num: int = 10):
+  """Decoded frames (num, H, W, C) along z = (1 − f)·z0 + f·z1 between the mean encodings of two images
+  (reference `morph_faces`, f in arange(0, 1, 1/num))."""
+  m0, _ = encode(state, x0[None])
+  m1, _ = encode(state, x1[None])
+  t = jnp.arange(num, dtype=jnp.float32) / num
+  return decode(state, interp.lerp(m0[0], m1[0], t))
+
+
+def latent_histograms_png(z, path: str, num_dims: int = 50, bins: int = 30, ncols: int = 10,
+                          cell: int = 80) -> None:
+  """Saves a grid of histograms (density-normalised, grey bars) of the first `num_dims` latent dimensions of z
+  (N, D), each with the N(0, 1) pdf (red) over [−3, 3], as the reference's `vae_utils` plot."""
+  from PIL import Image, ImageDraw
+  z = np.asarray(z, np.float64)
+  d = min(num_dims, z.shape[1])
+  nrows = -(-d // ncols)
+  img = Image.new("RGB", (ncols * cell, nrows * cell), "white")
+  draw = ImageDraw.Draw(img)
+  edges = np.linspace(-3, 3, bins + 1)
+  width = edges[1] - edges[0]
+  grid = np.linspace(-3, 3, 60)
+  pdf = np.exp(-0.5 * grid ** 2) / math.sqrt(2 * math.pi)
+  top = 0.6                                                          # density shown at the top of a cell
+  for i in range(d):
+    ox, oy = (i % ncols) * cell, (i // ncols) * cell
+    counts, _ = np.histogram(z[:, i], bins=edges)
+    dens = counts / max(len(z), 1) / width
+    for b, v in enumerate(dens):
+      x0 = ox + 2 + b * (cell - 4) / bins
+      h = min(v / top, 1.0) * (cell - 6)
+      draw.rectangle([x0, oy + cell - 3 - h, x0 + (cell - 4) / bins - 1, oy + cell - 3], fill=(150, 150, 150))
+    pts = [(ox + 2 + (g + 3) / 6 * (cell - 4), oy + cell - 3 - p / top * (cell - 6)) for g, p in zip(grid, pdf)]
+    draw.line(pts, fill=(220, 30, 30), width=1)
+    draw.rectangle([ox, oy, ox + cell - 1, oy + cell - 1], outline=(200, 200, 200))
+    draw.text((ox + 3, oy + 2), str(i), fill=(0, 0, 0))
+  img.save(path)
+
+
+def _check_options(options):
+  for k in options:
+    if k not in SAMPLE_OPTIONS:
+      raise JaxgenError(f"sample option {k!r} is not supported by the vae family; supported: "
+                        f"{', '.join(SAMPLE_OPTIONS)}.")
+
+
+def sample(state: State, key, num: int, **options):
+  """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); interpolate=n: the n×n Φ⁻¹ grid over the
+  first two latent dims instead."""
+  _check_options(options)
+  if options.get("interpolate"):
+    n = int(options["interpolate"])
+    return decode(state, latent_grid(n, int(state.hp.model.latent_dim)))
+  return decode(state, sample_prior(state, key, num))
+
+
+def sample_outputs(state: State, config, key, num: int, options) -> dict:
+  options = {k: v for k, v in options.items() if v is not None}
+  _check_options(options)
+  if options.get("interpolate"):
+    n = int(options["interpolate"])
+    return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
+  return {"samples": sample(state, key, num)}
