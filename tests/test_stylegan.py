@@ -202,3 +202,21 @@ def test_validate_config_errors():
       sg.validate_config(c)
   for name in ("stylegan_digits", "stylegan_mnist", "stylegan_celeba"):
     sg.validate_config(_config(name))
+
+
+@pytest.mark.slow
+def test_trained_digits_boundary_raises_class_probability(tmp_path):
+  """InterFaceGAN on a trained stylegan_digits: moving w along the boundary normal of digit k raises the digits
+  classifier's mean probability of k monotonically in alpha (averaged over the 10 digits), and for every k
+  p(alpha=+3) > p(alpha=-3). ~20-40 min on a 2-core CPU (1000 steps + the classifier's first training)."""
+  from jaxgen.train import loop
+  c = _config()
+  c.train.num_steps = 1000
+  c.train.sample_every = 0
+  state = loop.train(c, str(tmp_path), progress=False)
+  alphas = np.linspace(-3, 3, 7)
+  probs = np.stack([sg.class_probability_along(state, c, jax.random.PRNGKey(100 + k), k, alphas, num=200)
+                    for k in range(10)])                                  # (10, 7)
+  mean = probs.mean(axis=0)
+  assert np.all(np.diff(mean) > 0), mean
+  assert np.all(probs[:, -1] > probs[:, 0]), probs

@@ -363,7 +363,9 @@ def _render(generator, params, w_plus, key, noise_mode):
 
 def render(state: State, w_plus: jax.Array, key, noise_mode: str = "random", chunk: int = 256) -> jax.Array:
   """EMA synthesis of W+ (N, L, D) -> images (N, R, R, C) in [0, 1], in chunks of `chunk` (memory)."""
-  outs = [_render(state.generator, state.g_ema, w_plus[i:i + chunk], jax.random.fold_in(key, i), noise_mode)
+  # "const" noise must be the same map in every chunk; "random" noise differs per sample, hence per chunk.
+  outs = [_render(state.generator, state.g_ema, w_plus[i:i + chunk],
+                  key if noise_mode == "const" else jax.random.fold_in(key, i), noise_mode)
           for i in range(0, w_plus.shape[0], chunk)]
   return jnp.concatenate(outs)
 
@@ -536,3 +538,23 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
     edited = edits_lib.grid(w[0], dirs[0], dirs[1], alphas, alphas, weights)          # (A, A, L, D)
   images = render(state, edited.reshape(-1, num_layers, gen.w_dim), k_noise, frames_mode)
   return {"samples": images, "ncols": len(alphas)}
+
+
+def class_probability_along(state: State, config, key, label: int, alphas, num: int = 256,
+                            direction: Optional[jax.Array] = None) -> np.ndarray:
+  """Mean classifier probability of class `label` over `num` samples edited by w + alpha * std * d, for each alpha.
+
+  d: the boundary:LABEL direction (fitted here from `sample.boundary_samples` fresh samples) unless given.
+  The check of an InterFaceGAN direction: the probability should rise monotonically with alpha. Returns (A,).
+  """
+  k_dir, k_z, k_noise = jax.random.split(key, 3)
+  if direction is None:
+    d, std, _ = find_direction(state, config, k_dir, f"boundary:{label}")
+  else:
+    d, std = direction, jnp.float32(1.0)
+  gen = state.generator
+  w = broadcast_layers(map_z(state, jax.random.normal(k_z, (num, gen.z_dim))), gen.num_layers)
+  edited = edits_lib.sweep(w, d * std, jnp.asarray(alphas, jnp.float32))            # (num, A, L, D)
+  images = render(state, edited.reshape(-1, gen.num_layers, gen.w_dim), k_noise, "const")
+  probs = _classify(config, images)[:, label].reshape(num, len(alphas))
+  return probs.mean(axis=0)
