@@ -8,7 +8,12 @@
 
 Same objective as the reference (CD + 0.1·mean(E²), replay buffer with 5% fresh starts), with a swish MLP
 energy and Langevin settings for the 2-D box [-box, box]^2: proper SGLD noise (noise_scale = sqrt(2·step_size))
-so short-run chains explore, a gradient clip as the reference's, and the box as the clip range.
+so short-run chains explore, no gradient clip, and the box as the clip range.
+
+Measured (seed 0, 3,000 steps, grid 400^2, 10,000 held-out points): 8gaussians test NLL -0.54 nats vs 2.84 for a
+fitted Gaussian (KL(true || model) 3.06: the energy learns the circle through the modes, far broader than the
+modes' std 0.014; 6,000 steps at lr 2e-3 do not do better). rings (box 4.0) with these same settings only
+reaches 3.36 vs 3.58 for the Gaussian: its energies stay near 0 — tune lr/steps before relying on it.
 """
 import math
 
