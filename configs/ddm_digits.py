@@ -5,8 +5,8 @@
   python sample.py --workdir=runs/ddm_digits --steps_sweep=1,2,3,5,20,100
   python sample.py --workdir=runs/ddm_digits --interpolate=11
 
-The reference U-Net (REFERENCE.md §8) scaled down: widths [32, 64] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
-a 2 x 64 bottleneck; same embedding, offset-cosine schedule, L1 on eps, AdamW(1e-3, wd 1e-4) and EMA.
+The reference U-Net (REFERENCE.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
+a 2 x 32 bottleneck; same embedding, offset-cosine schedule, L1 on eps, AdamW(1e-3, wd 1e-4) and EMA.
 """
 from jaxgen.config import base_config
 
@@ -21,9 +21,9 @@ def get_config():
 
   m = c.model
   m.network = "unet"
-  m.widths = (32, 64)
+  m.widths = (16, 32)
   m.block_depth = 2
-  m.bottleneck_width = 64
+  m.bottleneck_width = 32
   m.bottleneck_depth = 2
   m.embedding_dim = 32
   m.schedule = "offset_cosine"

@@ -18,14 +18,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.nn import layers
 from jaxgen.nn.embedding import sinusoidal_embedding
 
 _kernel_init = nn.initializers.glorot_uniform()  # Keras default (REFERENCE.md §0)
 
 
-def _conv(features: int, kernel: int, name=None, **kwargs) -> nn.Conv:
+def _conv(features: int, kernel: int, name=None, impl: str = "auto", **kwargs) -> nn.Module:
+  """A stride-1 "same" convolution with glorot-uniform kernel and zero bias (`jaxgen.nn.layers.Conv`)."""
   kwargs.setdefault("kernel_init", _kernel_init)
-  return nn.Conv(features, (kernel, kernel), padding="SAME", name=name, **kwargs)
+  return layers.Conv(features, (kernel, kernel), padding="SAME", name=name, impl=impl, **kwargs)
 
 
 def upsample_bilinear_2x(x: jnp.ndarray) -> jnp.ndarray:
@@ -42,13 +44,14 @@ def upsample_bilinear_2x(x: jnp.ndarray) -> jnp.ndarray:
 class ResidualBlock(nn.Module):
   """BN (no affine) -> Conv3x3 + swish -> Conv3x3, plus the input (1x1-projected when the widths differ)."""
   width: int
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x, train: bool):
-    residual = x if x.shape[-1] == self.width else _conv(self.width, 1, name="residual")(x)
+    residual = x if x.shape[-1] == self.width else _conv(self.width, 1, name="residual", impl=self.conv_impl)(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3, use_bias=False, use_scale=False)(x)
-    x = nn.swish(_conv(self.width, 3)(x))
-    x = _conv(self.width, 3)(x)
+    x = nn.swish(_conv(self.width, 3, impl=self.conv_impl)(x))
+    x = _conv(self.width, 3, impl=self.conv_impl)(x)
     return x + residual
 
 
@@ -60,6 +63,7 @@ class UNet(nn.Module):
   bottleneck_depth: int = 2
   embedding_dim: int = 32
   out_channels: int = 0  # 0: the input's channel count
+  conv_impl: str = "auto"  # a formulation of jaxgen.nn.layers.CONV_IMPLS (same function, different speed)
 
   @nn.compact
   def __call__(self, x_t, noise_variances, train: bool = False):
@@ -69,22 +73,23 @@ class UNet(nn.Module):
       raise ValueError(f"UNet: image size {h}x{w} must be divisible by {factor} (2 ** len(widths)).")
     emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim)
     emb = jnp.broadcast_to(emb, (b, h, w, self.embedding_dim))       # UpSampling2D(size=H, "nearest") of 1x1
-    x = jnp.concatenate([_conv(self.widths[0], 1)(x_t), emb], axis=-1)
+    x = jnp.concatenate([_conv(self.widths[0], 1, impl=self.conv_impl)(x_t), emb], axis=-1)
 
     skips = []
     for width in self.widths:                                          # DownBlocks
       for _ in range(self.block_depth):
-        x = ResidualBlock(width)(x, train)
+        x = ResidualBlock(width, self.conv_impl)(x, train)
         skips.append(x)
       x = nn.avg_pool(x, (2, 2), strides=(2, 2))
     for _ in range(self.bottleneck_depth):
-      x = ResidualBlock(self.bottleneck_width)(x, train)
+      x = ResidualBlock(self.bottleneck_width, self.conv_impl)(x, train)
     for width in reversed(self.widths):                                # UpBlocks
       x = upsample_bilinear_2x(x)
       for _ in range(self.block_depth):
         x = jnp.concatenate([x, skips.pop()], axis=-1)
-        x = ResidualBlock(width)(x, train)
-    return _conv(self.out_channels or c, 1, name="head", kernel_init=nn.initializers.zeros)(x)
+        x = ResidualBlock(width, self.conv_impl)(x, train)
+    return _conv(self.out_channels or c, 1, name="head", impl=self.conv_impl,
+                 kernel_init=nn.initializers.zeros)(x)
 
 
 class MLPDenoiser(nn.Module):

@@ -1,0 +1,305 @@
+"""Reverse-diffusion samplers (DDIM, DDPM) and the diffusion family.
+
+Samplers are checked against Python-loop twins and, with the exact eps of known data distributions (a Gaussian,
+a Gaussian mixture: closed forms), against the distributions they must recover.
+"""
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from jaxgen.config import base_config
+from jaxgen.errors import JaxgenError
+from jaxgen.families import diffusion as family
+from jaxgen.samplers import schedules
+from jaxgen.samplers.diffusion import (ddim, ddim_step, ddpm, ddpm_step, q_sample, spherical_interpolation,
+                                       step_times)
+
+
+def toy_eps_fn(x, noise_rates, signal_rates):
+  """A smooth nonlinear stand-in for a network."""
+  return jnp.tanh(x) * noise_rates + 0.1 * jnp.sin(3 * x) * signal_rates
+
+
+def gaussian_eps_fn(mu, sigma):
+  """The exact E[eps | x_t] for data x0 ~ N(mu, diag(sigma^2)): x_t ~ N(s mu, s^2 sigma^2 + n^2)."""
+  def eps_fn(x, n, s):
+    return n * (x - s * mu) / (s ** 2 * sigma ** 2 + n ** 2)
+  return eps_fn
+
+
+def mixture_eps_fn(centers, std):
+  """The exact E[eps | x_t] for an equal-weight isotropic Gaussian mixture (points (N, 2))."""
+  centers = jnp.asarray(centers)
+
+  def eps_fn(x, n, s):
+    var = s ** 2 * std ** 2 + n ** 2                                     # (N, 1)
+    d2 = jnp.sum((x[:, None, :] - s[:, None] * centers[None]) ** 2, -1)  # (N, M)
+    w = jax.nn.softmax(-d2 / (2 * var), axis=-1)
+    mean_x0 = centers[None] + (s * std ** 2 / var)[:, None] * (x[:, None, :] - s[:, None] * centers[None])
+    x0_hat = jnp.sum(w[..., None] * mean_x0, axis=1)
+    return (x - s * x0_hat) / n
+  return eps_fn
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5, 20, 100])
+def test_ddim_scan_equals_python_loop(steps):
+  schedule = schedules.offset_cosine
+  x_T = jax.random.normal(jax.random.PRNGKey(0), (4, 3, 3, 2))
+  got = jax.jit(lambda x: ddim(toy_eps_fn, x, schedule, steps))(x_T)
+  # The reference's loop, written out.
+  x, step_size = x_T, 1.0 / steps
+  for step in range(steps):
+    t = 1.0 - step * step_size
+    noise, signal = schedule(jnp.full((4, 1, 1, 1), t))
+    eps = toy_eps_fn(x, noise, signal)
+    x0 = (x - noise * eps) / signal
+    next_noise, next_signal = schedule(jnp.full((4, 1, 1, 1), t - step_size))
+    x = next_signal * x0 + next_noise * eps
+  np.testing.assert_allclose(np.asarray(got), np.asarray(x0), rtol=1e-5, atol=1e-5)
+
+
+def test_ddpm_scan_equals_python_loop():
+  schedule, steps = schedules.linear, 7
+  x_T = jax.random.normal(jax.random.PRNGKey(0), (5, 2))
+  key = jax.random.PRNGKey(1)
+  got = ddpm(toy_eps_fn, x_T, key, schedule, steps)
+  ts, t_nexts = step_times(steps)
+  x = x_T
+  step = jax.jit(lambda x, t, t_next, k: ddpm_step(toy_eps_fn, x, t, t_next, k, schedule))
+  for t, t_next, k in zip(ts, t_nexts, jax.random.split(key, steps)):
+    x, x0, _ = step(x, t, t_next, k)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(x0), rtol=1e-5, atol=1e-5)
+
+
+def test_ddpm_step_formula():
+  """x_s = (x_t - beta/sqrt(1 - abar_t) eps)/sqrt(alpha) + sigma z, alpha = abar_t/abar_s, NumPy twin."""
+  schedule, t, s = schedules.cosine, 0.6, 0.45
+  x = jnp.array([[0.3, -1.2], [2.0, 0.1]])
+  key = jax.random.PRNGKey(3)
+  got, x0_hat, eps = ddpm_step(toy_eps_fn, x, t, s, key, schedule)
+  abar_t, abar_s = np.cos(t * np.pi / 2) ** 2, np.cos(s * np.pi / 2) ** 2
+  alpha = abar_t / abar_s
+  beta = 1 - alpha
+  z = np.asarray(jax.random.normal(key, x.shape))
+  sigma = np.sqrt(beta * (1 - abar_s) / (1 - abar_t))
+  expected = (np.asarray(x) - beta / np.sqrt(1 - abar_t) * np.asarray(eps)) / np.sqrt(alpha) + sigma * z
+  np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(x0_hat),
+                             (np.asarray(x) - np.sqrt(1 - abar_t) * np.asarray(eps)) / np.sqrt(abar_t), rtol=1e-5)
+
+
+def test_ddpm_with_exact_eps_recovers_gaussian():
+  """DDPM (linear betas, 1000 steps, posterior variance) with the closed-form eps of N(mu, sigma^2) data."""
+  mu = jnp.array([1.5, -0.5])
+  sigma = jnp.array([0.5, 2.0])
+  n = 20_000
+  x_T = jax.random.normal(jax.random.PRNGKey(0), (n, 2))
+  x0 = np.asarray(jax.jit(lambda x, k: ddpm(gaussian_eps_fn(mu, sigma), x, k, schedules.linear, 1000))(
+      x_T, jax.random.PRNGKey(1)), np.float64)
+  print("DDPM exact-eps mean", x0.mean(0), "std", x0.std(0))
+  np.testing.assert_allclose(x0.mean(0) / np.asarray(sigma), np.asarray(mu / sigma), atol=4 / np.sqrt(n))
+  np.testing.assert_allclose(x0.std(0), sigma, rtol=0.03)
+
+
+def test_ddim_with_exact_eps_recovers_gaussian():
+  """The deterministic sampler maps N(0, I) to the data Gaussian (cosine schedule ends at signal 1)."""
+  mu, sigma = jnp.array([1.5, -0.5]), jnp.array([0.5, 2.0])
+  n = 20_000
+  x_T = jax.random.normal(jax.random.PRNGKey(0), (n, 2))
+  schedule = schedules.get("offset_cosine", 0.001, 0.9999)
+  x0 = np.asarray(ddim(gaussian_eps_fn(mu, sigma), x_T, schedule, 100), np.float64)
+  print("DDIM exact-eps mean", x0.mean(0), "std", x0.std(0))
+  np.testing.assert_allclose(x0.mean(0), mu, atol=0.02)
+  np.testing.assert_allclose(x0.std(0), sigma, rtol=0.03)
+
+
+def test_ddim_with_exact_eps_covers_mixture_modes():
+  """With the exact eps of the 25-Gaussian grid, DDIM puts >= 90% of samples within 3 std of a centre."""
+  from jaxgen.data import toy2d
+  from jaxgen.metrics.toy2d import mode_metrics
+  centers, std = toy2d.modes("25gaussians")
+  x_T = jax.random.normal(jax.random.PRNGKey(0), (2500, 2))
+  schedule = schedules.get("offset_cosine", 0.02, 0.999)
+  pts = ddim(mixture_eps_fn(centers, std), x_T, schedule, 100)
+  m = mode_metrics(np.asarray(pts), "toy2d/25gaussians")
+  print("DDIM exact-eps mixture", m)
+  assert m["modes_covered"] == 25 and m["high_quality_fraction"] >= 0.9, m
+
+
+def test_spherical_interpolation():
+  a = jax.random.normal(jax.random.PRNGKey(0), (100_000,))
+  b = jax.random.normal(jax.random.PRNGKey(1), (100_000,))
+  np.testing.assert_allclose(spherical_interpolation(a, b, 0.0), b, atol=1e-6)
+  np.testing.assert_allclose(spherical_interpolation(a, b, 1.0), a, atol=1e-6)
+  mid = np.asarray(spherical_interpolation(a, b, 0.3))
+  np.testing.assert_allclose(mid, np.sin(0.15 * np.pi) * a + np.cos(0.15 * np.pi) * b, atol=1e-6)
+  assert abs(mid.var() - 1.0) < 0.02          # standard normal noise stays standard normal
+
+
+def test_sampler_errors():
+  with pytest.raises(JaxgenError, match="steps"):
+    ddim(toy_eps_fn, jnp.zeros((1, 2)), schedules.cosine, 0)
+  with pytest.raises(JaxgenError, match="variance"):
+    ddpm(toy_eps_fn, jnp.zeros((1, 2)), jax.random.PRNGKey(0), schedules.cosine, 2, variance="big")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The family.
+
+
+def tiny_config(toy=False):
+  c = base_config()
+  c.family = "diffusion"
+  c.model = ml_collections.ConfigDict(dict(network="unet", widths=(4, 8), block_depth=1, bottleneck_width=8,
+                                           bottleneck_depth=1, embedding_dim=8, schedule="offset_cosine",
+                                           min_signal_rate=0.02, max_signal_rate=0.95, loss="mae", ema=0.9))
+  c.optim = ml_collections.ConfigDict(dict(learning_rate=1e-3, weight_decay=1e-4, eps=1e-7))
+  c.sample = ml_collections.ConfigDict(dict(steps=3, sampler="ddim"))
+  if toy:
+    c.data.name = "toy2d/25gaussians"
+    c.model.network = "mlp"
+    c.model.hidden = (16, 16)
+  else:
+    c.data.name = "digits"
+    c.data.image_size = 8
+    c.data.channels = 1
+  return c
+
+
+@pytest.fixture(scope="module")
+def trained():
+  config = tiny_config()
+  rng = np.random.default_rng(0)
+  x = rng.uniform(size=(64, 8, 8, 1)).astype(np.float32) * 0.5 + 0.2
+  state = family.init(config, jax.random.PRNGKey(0), {"x": x})
+  step = jax.jit(family.train_step)
+  initial = state
+  losses = []
+  for i in range(3):
+    state, metrics = step(state, {"x": x[:16]}, jax.random.PRNGKey(i))
+    losses.append(float(metrics["n_loss"]))
+  return config, x, initial, state, losses
+
+
+def test_family_normalizer_and_training(trained):
+  config, x, initial, state, losses = trained
+  np.testing.assert_allclose(np.asarray(initial.norm_mean), x.reshape(-1, 1).mean(0), rtol=1e-5)
+  np.testing.assert_allclose(np.asarray(initial.norm_var), x.reshape(-1, 1).var(0), rtol=1e-4)
+  assert int(state.step) == 3 and all(np.isfinite(losses))
+  # Zero head at init: eps_hat = 0, so the first L1 loss is E|eps| ~ sqrt(2/pi) ~ 0.80.
+  assert abs(losses[0] - np.sqrt(2 / np.pi)) < 0.05
+  # EMA (decay 0.9 here) follows the parameters: ema = 0.9^3 p0 + ..., strictly between.
+  p0, p3, e3 = (jax.tree.leaves(t)[0] for t in (initial.params, state.params, state.ema_params))
+  assert not np.allclose(e3, p0) and not np.allclose(e3, p3)
+  # The EMA covers the BN statistics too.
+  assert jax.tree.structure(state.ema_batch_stats) == jax.tree.structure(state.batch_stats)
+  assert not np.allclose(jax.tree.leaves(state.ema_batch_stats)[0], jax.tree.leaves(initial.batch_stats)[0])
+  metrics = family.eval_step(state, {"x": x[:8]}, jax.random.PRNGKey(5))
+  assert np.isfinite(float(metrics["n_loss"]))
+
+
+def test_constant_example_batch_gives_unit_variance():
+  state = family.init(tiny_config(), jax.random.PRNGKey(0), {"x": np.zeros((4, 8, 8, 1), np.float32)})
+  assert float(state.norm_var[0]) == 1.0 and float(state.norm_mean[0]) == 0.0
+
+
+def test_family_sampling(trained):
+  config, x, initial, state, losses = trained
+  key = jax.random.PRNGKey(0)
+  for steps in (1, 2, 3, 5):
+    images = np.asarray(family.sample(state, key, 3, steps=steps))
+    assert images.shape == (3, 8, 8, 1) and images.min() >= 0.0 and images.max() <= 1.0
+  assert family.sample(state, key, 2, steps=4, sampler="ddpm").shape == (2, 8, 8, 1)
+  # The untrained (zero-head) network predicts eps = 0: x0_hat = x_t / signal, de-normalised.
+  noise = jax.random.normal(key, (2, 8, 8, 1))
+  out = family.generate(initial, key, 2, steps=1, initial_noise=noise)
+  expected = np.clip(np.asarray(initial.norm_mean + noise / 0.02 * np.sqrt(initial.norm_var)), 0, 1)
+  np.testing.assert_allclose(np.asarray(out), expected, atol=1e-5)
+  # Given initial noise, DDIM does not depend on the key.
+  a = family.generate(state, jax.random.PRNGKey(1), 2, 3, initial_noise=noise)
+  b = family.generate(state, jax.random.PRNGKey(2), 2, 3, initial_noise=noise)
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  with pytest.raises(JaxgenError, match="truncation"):
+    family.sample(state, key, 2, truncation=0.5)
+  with pytest.raises(JaxgenError, match="steps"):
+    family.sample(state, key, 2, steps=0)
+
+
+def test_family_sample_outputs(trained):
+  config, x, initial, state, losses = trained
+  key = jax.random.PRNGKey(0)
+  out = family.sample_outputs(state, config, key, 3, {"steps_sweep": "1,2,3"})
+  assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
+  # Rows share the initial noise: row 2 (3 steps) equals generate(noise, 3).
+  noise = jax.random.normal(jax.random.split(key)[0], (3, 8, 8, 1))
+  np.testing.assert_allclose(np.asarray(out["samples"][6:]),
+                             np.asarray(family.generate(state, key, 3, 3, initial_noise=noise)), atol=1e-6)
+  out = family.sample_outputs(state, config, key, 2, {"interpolate": 5, "steps": 2})
+  assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
+  with pytest.raises(JaxgenError, match="steps_sweep"):
+    family.sample_outputs(state, config, key, 2, {"steps_sweep": "a,b"})
+  with pytest.raises(JaxgenError, match="class_grid"):
+    family.sample_outputs(state, config, key, 2, {"class_grid": True})
+
+
+def test_toy_family_points():
+  config = tiny_config(toy=True)
+  from jaxgen.data import toy2d
+  x = np.asarray(toy2d.sample("25gaussians", jax.random.PRNGKey(0), 512))
+  state = family.init(config, jax.random.PRNGKey(0), {"x": x})
+  np.testing.assert_allclose(np.asarray(state.norm_var), x.var(0), rtol=1e-4)
+  state, metrics = jax.jit(family.train_step)(state, {"x": x[:64]}, jax.random.PRNGKey(1))
+  pts = family.sample(state, jax.random.PRNGKey(2), 7, steps=2)
+  assert pts.shape == (7, 2)
+  with pytest.raises(JaxgenError, match="toy2d"):
+    family.sample_outputs(state, config, jax.random.PRNGKey(0), 2, {"steps_sweep": "1,2"})
+
+
+def test_validate_config():
+  c = tiny_config()
+  c.data.image_size = 10
+  with pytest.raises(JaxgenError, match="divisible by 4"):
+    family.validate_config(c)
+  c = tiny_config()
+  c.model.schedule = "quadratic"
+  with pytest.raises(JaxgenError, match="model.schedule"):
+    family.validate_config(c)
+  c = tiny_config(toy=True)
+  c.model.network = "unet"
+  with pytest.raises(JaxgenError, match="mlp"):
+    family.validate_config(c)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Learning checks (minutes): python -m pytest -q -m slow tests/test_diffusion.py
+
+
+def _train_and_load(config_name, tmp_path, **overrides):
+  import jaxgen
+  from jaxgen.train import train
+  from tests.conftest import load_config
+  config = load_config(config_name, **overrides)
+  train(config, str(tmp_path), progress=False)
+  return jaxgen.load(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_ddm_toy2d_covers_all_modes(tmp_path):
+  from jaxgen.metrics.toy2d import mode_metrics
+  run = _train_and_load("ddm_toy2d", tmp_path, **{"train.sample_every": 0})
+  m = mode_metrics(run.sample(jax.random.PRNGKey(7), 2500, steps=20), "toy2d/25gaussians")
+  print("ddm_toy2d", m)
+  assert m["modes_covered"] == 25 and m["high_quality_fraction"] >= 0.9, m
+
+
+@pytest.mark.slow
+def test_ddm_digits_samples_are_recognisable(tmp_path):
+  from jaxgen.metrics import classifier
+  run = _train_and_load("ddm_digits", tmp_path, **{"train.sample_every": 0})
+  clf = classifier.get_classifier("digits", image_size=run.config.data.image_size, channels=1)
+  probs = clf.probabilities(run.sample(jax.random.PRNGKey(3), 500, steps=20))
+  conf = classifier.confidence(probs, 0.9)
+  print("ddm_digits confidence", conf, "label histogram", classifier.label_histogram(probs))
+  assert conf >= 0.7
