@@ -126,7 +126,7 @@ def build_network(config) -> nn.Module:
     return MLPDenoiser(hidden=tuple(m.get("hidden", (256, 256, 256))), embedding_dim=m.get("embedding_dim", 32))
   return UNet(widths=tuple(m.get("widths", (32, 64, 96))), block_depth=m.get("block_depth", 2),
               bottleneck_width=m.get("bottleneck_width", 128), bottleneck_depth=m.get("bottleneck_depth", 2),
-              embedding_dim=m.get("embedding_dim", 32))
+              embedding_dim=m.get("embedding_dim", 32), conv_impl=m.get("conv_impl", "auto"))
 
 
 def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
