@@ -1,4 +1,5 @@
 """The command-line tools end to end, and their one-line errors with exit status 2."""
+import json
 import os
 import subprocess
 import sys
@@ -38,7 +39,9 @@ def test_sample_png_and_npz(trained, tmp_path):
   out = run(["sample.py", f"--workdir={trained}", "--num=5", f"--out={npz}", "--seed=3"])
   assert out.returncode == 0, out.stderr[-2000:]
   samples = np.load(npz)["samples"]
-  assert samples.shape == (5, 32, 32, 1) and samples.dtype == np.float32
+  config = json.load(open(os.path.join(trained, "config.json")))
+  size = config["data"]["image_size"]
+  assert samples.shape == (5, size, size, config["data"]["channels"]) and samples.dtype == np.float32
   assert 0.0 <= samples.min() and samples.max() <= 1.0
 
 

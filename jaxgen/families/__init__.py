@@ -21,6 +21,8 @@ benchmarks know families only through them:
   validate_config(config)                           (optional) raises JaxgenError for bad family settings.
   sample_outputs(state, config, key, num, options) -> dict   (optional) what `sample.py` writes:
       {"samples": array, "labels": optional int array, "ncols": optional int}; the default calls `sample`.
+  save_figures(state, config, directory, step)      (optional) family-specific pictures the loop writes
+      next to the sample grids (e.g. the EBM's energy landscape on toy data).
 
 Register a new family by adding one line to FAMILIES below.
 """

@@ -36,6 +36,7 @@ writes the heat map.
 """
 from __future__ import annotations
 
+import os
 import dataclasses
 import functools
 from typing import Any, Sequence
@@ -459,3 +460,9 @@ def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
   viz.save_heatmap(grid[::-1], path, scale=max(1, 512 // resolution))   # row 0 = top = largest y
   return grid
+
+
+def save_figures(state: State, config, directory: str, step: int) -> None:
+  """Protocol hook: on toy data, the energy landscape next to each sample grid (samples/energy_XXXXXX.png)."""
+  if state.hp.toy_name:
+    save_energy_landscape(state, os.path.join(directory, f"energy_{step:06d}.png"))

@@ -1,22 +1,9 @@
 """Pure samplers over `lax.scan`, usable with any model function (DESIGN.md §4).
 
-  from jaxgen.samplers import langevin, ddim, ddpm
+  from jaxgen.samplers import langevin, ddim, ddpm, schedules
 """
-import importlib
+from jaxgen.samplers import schedules
+from jaxgen.samplers.diffusion import ddim, ddpm
+from jaxgen.samplers.langevin import langevin
 
-_EXPORTS = {
-    "langevin": "jaxgen.samplers.langevin",
-    "ddim": "jaxgen.samplers.diffusion",
-    "ddpm": "jaxgen.samplers.diffusion",
-    "schedules": "jaxgen.samplers.schedules",
-}
-
-
-def __getattr__(name):
-  if name in _EXPORTS:
-    module = importlib.import_module(_EXPORTS[name])
-    return module if module.__name__.endswith(name) else getattr(module, name)
-  raise AttributeError(f"module 'jaxgen.samplers' has no attribute {name!r}")
-
-
-__all__ = list(_EXPORTS)
+__all__ = ["langevin", "ddim", "ddpm", "schedules"]

@@ -196,6 +196,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
             and jax.process_index() == 0:
           _write_samples(family, config, state, sample_key,
                          os.path.join(workdir, "samples", f"step_{done:06d}.png"))
+          if hasattr(family, "save_figures"):
+            family.save_figures(state, config, os.path.join(workdir, "samples"), done)
         t0 += time.time() - t_io
         if preempt.requested:
           bar.message(f"SIGTERM: saved checkpoint at step {done}; exiting.")
