@@ -242,6 +242,13 @@ def test_validate_config_rejects_bad_values():
   c.train.batch_size = 7
   with pytest.raises(JaxgenError, match="divisible"):
     gan.validate_config(c)
+  c = tiny_config(num_classes=3)                                      # digits have 10 classes
+  with pytest.raises(JaxgenError, match="model.num_classes=10"):
+    gan.validate_config(c)
+  c = load_config("cgan_celeba")
+  c.data.label = ""
+  with pytest.raises(JaxgenError, match="data.label"):
+    gan.validate_config(c)
   for name in ("dcgan_lego", "wgan_gp_celeba", "cgan_celeba", "dcgan_digits", "wgan_gp_digits", "cgan_digits",
                "wgan_gp_toy2d", "dcgan_toy2d"):
     gan.validate_config(load_config(name))
@@ -257,7 +264,7 @@ def _adam_count(opt_state):
 
 
 def test_train_step_does_exactly_n_critic_updates():
-  c = tiny_config("wgan_gp", num_classes=3, n_critic=3)
+  c = tiny_config("wgan_gp", num_classes=10, n_critic=3)
   batch = tiny_batch(c)
   state = gan.init(c, jax.random.PRNGKey(0), batch)
   step = jax.jit(gan.train_step, donate_argnums=(0,))        # as the loop jits it: no buffer may appear twice
@@ -365,13 +372,14 @@ def test_toy_models_train_step_and_sample(objective):
 
 
 def test_sample_options_and_class_grid():
-  c = tiny_config("wgan_gp", num_classes=3, image_size=8)
+  c = tiny_config("wgan_gp", num_classes=10, image_size=8)
   state = gan.init(c, jax.random.PRNGKey(0), tiny_batch(c))
   images = gan.sample(state, jax.random.PRNGKey(1), 5, label=2)
   assert images.shape == (5, 8, 8, 1) and float(images.min()) >= 0 and float(images.max()) <= 1
-  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 7, {"class_grid": True})
-  assert out["samples"].shape == (6, 8, 8, 1) and out["ncols"] == 2
-  np.testing.assert_array_equal(out["labels"], [0, 0, 1, 1, 2, 2])
+  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 25, {"class_grid": True})
+  assert out["samples"].shape == (20, 8, 8, 1) and out["ncols"] == 2
+  np.testing.assert_array_equal(out["labels"], np.repeat(np.arange(10), 2))
+  assert not np.allclose(out["samples"][0], out["samples"][2])                    # rows differ by class
   out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncation": 0.5})
   np.testing.assert_array_equal(out["labels"], [1, 1, 1, 1])
   # Labels change the output for the same latents.
@@ -379,7 +387,7 @@ def test_sample_options_and_class_grid():
   b = gan.sample(state, jax.random.PRNGKey(1), 3, label=1)
   assert not np.allclose(a, b)
   with pytest.raises(JaxgenError, match="label"):
-    gan.sample(state, jax.random.PRNGKey(1), 3, label=3)
+    gan.sample(state, jax.random.PRNGKey(1), 3, label=10)
   with pytest.raises(JaxgenError, match="steps"):
     gan.sample(state, jax.random.PRNGKey(1), 3, steps=4)
   unconditional = gan.init(tiny_config("wgan_gp"), jax.random.PRNGKey(0), tiny_batch(tiny_config()))

@@ -177,7 +177,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   k = int(_model_get(config, "num_classes", 0))
   check(k >= 0, f"model.num_classes={k!r} must be >= 0 (0: unconditional).")
   if k:
-    check(not _is_toy(config), f"model.num_classes={k} needs labelled data; data.name={config.data.name!r} has no labels.")
+    from jaxgen import data as data_lib
+    n = data_lib.num_classes(config)
+    check(n > 0 or str(config.data.name).startswith("folder:"),
+          f"model.num_classes={k} needs labelled data; data.name={config.data.name!r} has no labels"
+          + (" (CelebA: set data.label to an attribute, e.g. 'Blond_Hair')." if "celeb_a" in config.data.name else "."))
+    check(n == 0 or k == n, f"model.num_classes={k} does not match the {n} classes of data.name={config.data.name!r}; "
+          f"set model.num_classes={n}.")
   n_critic = _model_get(config, "n_critic", 1)
   check(isinstance(n_critic, int) and n_critic >= 1, f"model.n_critic={n_critic!r} must be an integer >= 1.")
   check(float(_model_get(config, "gp_weight", 10.0)) >= 0, "model.gp_weight must be >= 0.")
