@@ -403,7 +403,7 @@ def _classifier(config):
                         data_dir=d.get("data_dir", ""), seed=0)
 
 
-def find_direction(state: State, config, key, spec: str):
+def find_direction(state: State, config, key, spec: str, settings: Optional[dict] = None):
   """'pca:K' -> (unit direction (D,), std of w along it, description); 'boundary:LABEL' likewise (InterFaceGAN).
 
   pca:K     K-th principal component (0-based) of `sample.pca_samples` mapped w.
@@ -412,7 +412,7 @@ def find_direction(state: State, config, key, spec: str):
             truncation) - InterFaceGAN with a classifier as the labeller.
   """
   kind, _, arg = str(spec).partition(":")
-  settings = config.sample
+  settings = config.sample.to_dict() if settings is None else settings
   if kind == "pca":
     try:
       k = int(arg)
@@ -473,10 +473,11 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
   Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int}.
   """
-  unknown = sorted(set(options) - set(OUTPUT_OPTIONS))
+  unknown = sorted(set(options) - set(OUTPUT_OPTIONS) - set(SAMPLE_SETTINGS))
   if unknown:
-    raise JaxgenError(f"option {unknown[0]!r} is not supported by stylegan; supported: {', '.join(OUTPUT_OPTIONS)}.")
-  settings = config.sample.to_dict()
+    raise JaxgenError(f"option {unknown[0]!r} is not supported by stylegan; supported: {', '.join(OUTPUT_OPTIONS)} "
+                      f"(and the config.sample settings {', '.join(SAMPLE_SETTINGS)}).")
+  settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_SETTINGS}}
   _check_sample_settings(settings)
   psi = float(options.get("truncation", settings.get("truncation", 1.0)))
   noise_mode = settings.get("noise_mode", "random")
@@ -529,7 +530,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   check(len(specs) in (1, 2), f"direction={options['direction']!r}: give one direction or two joined by ','.")
   dirs = []
   for i, spec in enumerate(specs):
-    d, std, _ = find_direction(state, config, jax.random.fold_in(k_dir, i), spec.strip())
+    d, std, _ = find_direction(state, config, jax.random.fold_in(k_dir, i), spec.strip(), settings)
     dirs.append(d * (std if settings.get("alpha_units", "std") == "std" else 1.0))
   w = broadcast_layers(trunc(map_z(state, jax.random.normal(k_z, (num, gen.z_dim)))), num_layers)
   if len(dirs) == 1:
