@@ -11,7 +11,8 @@ Discriminator  residual: fromRGB 1x1 -> per halving [conv3x3, down, conv3x3] + (
              -> 4x4: minibatch stddev, conv3x3, dense, dense 1.
 Losses       "logistic": non-saturating logistic, D: softplus(D(G(z))) + softplus(-D(x)) + R1;
              R1 = gamma/2 * E_x ||grad_x D(x)||^2 on batch / `r1_subsample` reals per step (amortised, see _d_loss).
-             "wgan_gp": the GAN family's WGAN-GP critic objective (W-distance + gp_weight * gradient penalty).
+             "wgan_gp": the GAN family's WGAN-GP critic objective (W-distance + gp_weight * gradient penalty;
+             as in StyleGAN1's WGAN-GP runs, the minibatch-stddev channel couples examples within a group).
 Training     style-mixing regularisation (probability `style_mixing_prob`), running average of w for truncation,
              EMA of the generator's parameters (used for sampling).
 
