@@ -164,8 +164,10 @@ def main():
         results["flags"][fname] = {"flags": flags, "error": p.stderr[-500:]}
         continue
       res = json.loads(line[0][5:])
-      results["flags"][fname] = {"flags": flags, **{k: v["median_ms"] for k, v in res.items()}}
-      print(f"  [{fname:22s}] " + "  ".join(f"{k}: {v['median_ms']:.1f}" for k, v in res.items()), flush=True)
+      results["flags"][fname] = {"flags": flags, **{k: {"median_ms": v["median_ms"], "cpu_ms": v["cpu_ms"]}
+                                                    for k, v in res.items()}}
+      print(f"  [{fname:22s}] " + "  ".join(f"{k}: {v['median_ms']:.1f} (cpu {v['cpu_ms']:.1f})"
+                                             for k, v in res.items()), flush=True)
   os.makedirs(os.path.dirname(a.out), exist_ok=True)
   with open(a.out, "w") as f:
     json.dump(results, f, indent=1)
