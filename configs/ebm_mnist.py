@@ -28,7 +28,7 @@ def get_config():
   m.kernel_sizes = (5, 3, 3, 3)
   m.dense_features = 64               # Dense 64 swish, then Dense 1 linear (76,993 parameters)
   m.conv_impl = "auto"                # strided convs as slices + matmul (same function as nn.Conv; ~3x less CPU
-                                      # per Langevin step than "xla" = lax.conv_general_dilated); see ebm.StridedConv
+                                      # per Langevin step than "lax" = lax.conv_general_dilated); see ebm.conv_impl_for
   m.alpha = 0.1                       # ALPHA: weight of mean(E_real^2 + E_fake^2)
   m.real_noise = 0.005                # N(0, 0.005^2) added to real images, then clipped
   m.buffer_size = 8192                # BUFFER_SIZE

@@ -69,21 +69,11 @@ def test_reference_network_parameter_count_and_strided_conv_equivalence():
   net = ebm.make_net(c)
   params = jax.jit(net.init)(jax.random.PRNGKey(1), x)
   assert sum(p.size for p in jax.tree.leaves(params)) == 76_993
-  ref = ebm.EnergyNet(conv_impl="xla")
+  ref = ebm.EnergyNet(conv_impl="lax")  # XLA's own convolution, an independent computation of the same net
   np.testing.assert_allclose(jax.jit(net.apply)(params, x), jax.jit(ref.apply)(params, x), atol=1e-5)
-  # Each StridedConv formulation equals Flax's nn.Conv (TF "same" padding), value and input gradient.
-  def value_and_input_grad(conv, p, x):
-    return jax.jit(lambda z: (conv.apply(p, z), jax.grad(lambda u: jnp.sum(jnp.sin(conv.apply(p, u))))(z)))(x)
-
-  for k, s, size, cin in ((5, 2, 9, 2), (3, 2, 8, 3)):
-    xi = jax.random.normal(jax.random.PRNGKey(k), (2, size, size, cin))
-    flax_conv = layers.Conv(6, (k, k), strides=s, padding="SAME")
-    p = jax.jit(flax_conv.init)(jax.random.PRNGKey(3), xi)
-    want, g_want = value_and_input_grad(flax_conv, p, xi)
-    for impl in ("im2col", "s2d"):
-      got, g = value_and_input_grad(ebm.StridedConv(6, k, s, impl), p, xi)
-      np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"{impl} k={k} s={s} n={size}")
-      np.testing.assert_allclose(g, g_want, atol=1e-5, err_msg=f"{impl} k={k} s={s} n={size}")
+  # Langevin uses the input gradient: the fast formulations must give XLA's, to float rounding.
+  grad_of = lambda n: jax.jit(jax.grad(lambda u: jnp.sum(jnp.sin(n.apply(params, u)))))
+  np.testing.assert_allclose(grad_of(net)(x), grad_of(ref)(x), atol=1e-5)
 
 
 def _buffer(capacity, fill, value=5.0):

@@ -26,9 +26,9 @@ samples (the reference's). The buffer data is float32 (32 MiB for 8,192 MNIST im
 
 **Models.** `model.kind="conv"`: the reference net for images (Conv 16/5×5/s2, 32/3×3/s2, 64/3×3/s2,
 64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1). The strided convolutions are
-computed as slices + one matmul (`StridedConv`, same parameters and function as `nn.Conv`): Langevin needs ∇ₓE,
+computed by `jaxgen.nn.layers.Conv` as slices + matmuls (same parameters and function as `nn.Conv`): Langevin needs ∇ₓE,
 the input gradient of strided convolutions, which XLA:CPU computes as slow input-dilated convolutions; the
-slice formulation costs ~3x less CPU per Langevin step there (`model.conv_impl="xla"` keeps XLA's convolution). `model.kind="mlp"`: swish MLP for `toy2d/*`.
+slice formulation costs ~3x less CPU per Langevin step there (`model.conv_impl="lax"` keeps XLA's convolution). `model.kind="mlp"`: swish MLP for `toy2d/*`.
 
 Toy data: `density_report` normalises exp(−E) on a grid over the data box (`jaxgen.metrics.density`) and
 reports the test NLL, a fitted-Gaussian baseline and the KL from the true density; `save_energy_landscape`
@@ -62,50 +62,17 @@ SAMPLE_OPTIONS = ("steps", "chain")
 # Energy networks.
 
 
-class StridedConv(nn.Module):
-  """`nn.Conv(features, (k, k), strides=s, padding="SAME")` with Keras init, computed as im2col + one matmul.
+def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
+  """The `jaxgen.nn.layers.Conv` formulation for one strided conv of the energy net.
 
-  Parameters `kernel` (k, k, in, features) and `bias` (features,) are those of `nn.Conv`, and the output is the
-  same function (TF "same" padding: total pad max((⌈n/s⌉−1)s + k − n, 0), the extra pixel at the end). The
-  input gradient of an XLA strided convolution is an input-dilated convolution, slow on XLA:CPU; here it is
-  pads and adds plus one matmul. Formulations (`impl`):
-    "im2col": the k·k strided slices of the padded input, concatenated on the channel axis;
-    "s2d":    space-to-depth by s first, then the ⌈k/s⌉² contiguous slices (kernel zero-padded to s·⌈k/s⌉ taps):
-              fewer, larger slices — faster for k = 5 on one input channel;
-    "auto":   "s2d" when k > s + 1, else "im2col" (the fastest mix measured for the reference net on CPU);
-    "xla":    `lax.conv_general_dilated` (for comparison).
+  Langevin needs ∇ₓE, and the input gradient of an XLA strided convolution is an input-dilated convolution,
+  slow on XLA:CPU; the layers' matmul formulations make it pads, adds and matmuls. "auto" uses space-to-depth
+  for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
+  (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
   """
-  features: int
-  kernel_size: int
-  strides: int = 2
-  impl: str = "auto"
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    k, s = self.kernel_size, self.strides
-    n, h, w, c = x.shape
-    kernel = self.param("kernel", layers.glorot_uniform, (k, k, c, self.features))
-    bias = self.param("bias", layers.zeros, (self.features,))
-    impl = self.impl if self.impl != "auto" else ("s2d" if k > s + 1 else "im2col")
-    if impl == "xla":
-      y = jax.lax.conv_general_dilated(x, kernel, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      return y + bias
-    oh, ow = -(-h // s), -(-w // s)
-    lo_h, lo_w = max((oh - 1) * s + k - h, 0) // 2, max((ow - 1) * s + k - w, 0) // 2
-    if impl == "im2col":
-      hi_h, hi_w = (oh - 1) * s + k - h - lo_h, (ow - 1) * s + k - w - lo_w
-      xp = jnp.pad(x, ((0, 0), (lo_h, max(hi_h, 0)), (lo_w, max(hi_w, 0)), (0, 0)))
-      patches = jnp.concatenate([xp[:, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s, :]
-                                 for i in range(k) for j in range(k)], axis=-1)     # (n, oh, ow, k·k·c)
-      return patches @ kernel.reshape(k * k * c, self.features) + bias
-    # s2d: y[o] = Σ_j xp[s·o + j] w[j] = Σ_{d, r} S[o + d, r] w[s·d + r] with S = space_to_depth(xp).
-    d = -(-k // s)
-    xp = jnp.pad(x, ((0, 0), (lo_h, s * (oh + d - 1) - h - lo_h), (lo_w, s * (ow + d - 1) - w - lo_w), (0, 0)))
-    z = layers.space_to_depth(xp, s, s)                                               # (n, oh+d-1, ow+d-1, s·s·c)
-    patches = jnp.concatenate([z[:, i:i + oh, j:j + ow, :] for i in range(d) for j in range(d)], axis=-1)
-    wk = jnp.pad(kernel, ((0, s * d - k), (0, s * d - k), (0, 0), (0, 0)))
-    wk = wk.reshape(d, s, d, s, c, self.features).transpose(0, 2, 1, 3, 4, 5)        # (d, d, s, s, c, out)
-    return patches @ wk.reshape(d * d * s * s * c, self.features) + bias
+  if impl != "auto":
+    return impl
+  return "space_to_depth" if kernel_size > strides + 1 else "matmul"
 
 
 class EnergyNet(nn.Module):
@@ -118,7 +85,8 @@ class EnergyNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for features, k in zip(self.conv_features, self.kernel_sizes):
-      x = nn.swish(StridedConv(features, k, 2, self.conv_impl)(x))
+      x = nn.swish(layers.Conv(features, (k, k), strides=2, padding="SAME",
+                               impl=conv_impl_for(k, 2, self.conv_impl))(x))
     x = x.reshape(x.shape[0], -1)
     x = nn.swish(layers.Dense(self.dense_features)(x))
     return layers.Dense(1)(x)[:, 0]
@@ -262,7 +230,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     check(float(m.get("box", 0)) > 0, f"model.box={m.get('box')!r} must be > 0 (samples live in [-box, box]^2).")
   else:
     check(m.kind == "conv", f"model.kind={m.kind!r}: image data needs model.kind='conv'.")
-    choice("model.conv_impl", m.get("conv_impl", "auto"), ("auto", "im2col", "s2d", "xla"))
+    choice("model.conv_impl", m.get("conv_impl", "auto"), ("auto", *layers.CONV_IMPLS))
     factor = 2 ** len(m.conv_features)
     check(int(config.data.image_size) % factor == 0,
           f"data.image_size={config.data.image_size!r} must be a multiple of {factor} for {len(m.conv_features)} "
