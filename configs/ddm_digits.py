@@ -31,6 +31,7 @@ def get_config():
   m.max_signal_rate = 0.95
   m.loss = "mae"
   m.ema = 0.999
+  m.ema_warmup = True                     # decay min(0.999, (1+n)/(10+n)): without it 0.999^2000 = 13% of the EMA is still the init
   m.ddpm_variance = "posterior"
 
   o = c.optim

@@ -32,6 +32,7 @@ def get_config():
   m.max_signal_rate = 0.95
   m.loss = "mae"                          # the reference's L1 on eps; "mse" is DDPM's simple loss
   m.ema = 0.999                           # EMA
+  m.ema_warmup = False                    # the reference: constant decay (True ramps it as min(0.999, (1+n)/(10+n)))
   m.ddpm_variance = "posterior"           # sigma^2 of the ancestral sampler: "posterior" (beta-tilde) or "beta"
 
   o = c.optim

@@ -30,6 +30,7 @@ def get_config():
   m.max_signal_rate = 0.999
   m.loss = "mae"                          # the reference's L1: with MSE (6,000 steps) only 9/25 modes, 21% HQ
   m.ema = 0.999
+  m.ema_warmup = True
   m.ddpm_variance = "posterior"
 
   o = c.optim

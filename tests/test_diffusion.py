@@ -303,3 +303,10 @@ def test_ddm_digits_samples_are_recognisable(tmp_path):
   conf = classifier.confidence(probs, 0.9)
   print("ddm_digits confidence", conf, "label histogram", classifier.label_histogram(probs))
   assert conf >= 0.7
+
+
+def test_ema_decay_warmup():
+  assert family.ema_decay(5, 0.999, False) == 0.999
+  np.testing.assert_allclose(float(family.ema_decay(0, 0.999, True)), 0.1)
+  np.testing.assert_allclose(float(family.ema_decay(90, 0.999, True)), 91 / 100)
+  np.testing.assert_allclose(float(family.ema_decay(100_000, 0.999, True)), 0.999)

@@ -12,7 +12,8 @@ Training (one jitted `train_step`):
 
 The reference differentiates the *sum* of the per-pixel L1 (Keras `mean_absolute_error` reduces only the channel
 axis); under Adam that only rescales epsilon, so jaxgen uses the mean (quirk #7). The EMA starts from the initial
-parameters (the reference starts it from an independent random init, quirk #7).
+parameters (the reference starts it from an independent random init, quirk #7). `model.ema_warmup` (off by default,
+on in the short digits/toy configs) ramps the decay as min(0.999, (1 + n)/(10 + n)).
 
 Sampling uses the EMA network in inference mode (BN moving statistics) with `jaxgen.samplers.ddim` (default: the
 reference's deterministic reverse diffusion, 20 steps) or `ddpm` (ancestral), and de-normalises:
@@ -61,6 +62,7 @@ class DiffusionHParams:
   max_signal_rate: float
   loss: str
   ema: float
+  ema_warmup: bool     # decay min(ema, (1 + n)/(10 + n)) at update n (off: the reference's constant decay)
   ddpm_variance: str
   data_range: str      # "unit" | "symmetric" (images) | "points" (toy 2-D)
   example_shape: tuple
@@ -140,7 +142,7 @@ def _hparams(config, example_shape) -> DiffusionHParams:
   return DiffusionHParams(
       schedule=m.get("schedule", "offset_cosine"), min_signal_rate=float(m.get("min_signal_rate", 0.02)),
       max_signal_rate=float(m.get("max_signal_rate", 0.95)), loss=m.get("loss", "mae"),
-      ema=float(m.get("ema", 0.999)), ddpm_variance=m.get("ddpm_variance", "posterior"),
+      ema=float(m.get("ema", 0.999)), ema_warmup=bool(m.get("ema_warmup", False)), ddpm_variance=m.get("ddpm_variance", "posterior"),
       data_range="points" if _is_toy(config) else config.data.range, example_shape=tuple(example_shape))
 
 
@@ -204,6 +206,18 @@ def noise_loss(eps, eps_hat, kind: str = "mae"):
   return jnp.mean(jnp.abs(diff)) if kind == "mae" else jnp.mean(diff ** 2)
 
 
+def ema_decay(step, ema: float, warmup: bool):
+  """The EMA decay at update `step` (0-based): `ema`, or min(ema, (1 + step)/(10 + step)) with warmup.
+
+  Without warmup the initial parameters keep weight ema^n after n updates (0.999^1000 = 0.37): short runs
+  (ddm_digits) then sample from a network that is still largely the initialisation.
+  """
+  if not warmup:
+    return ema
+  step = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(ema, (1.0 + step) / (10.0 + step))
+
+
 def ema_update(ema, new, decay: float):
   """ema <- decay ema + (1 - decay) new, leaf by leaf."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, new)
@@ -237,10 +251,11 @@ def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[Diff
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
+  decay = ema_decay(state.step, hp.ema, hp.ema_warmup)
   new_state = state.replace(
       step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
-      ema_params=ema_update(state.ema_params, params, hp.ema),
-      ema_batch_stats=ema_update(state.ema_batch_stats, batch_stats, hp.ema))
+      ema_params=ema_update(state.ema_params, params, decay),
+      ema_batch_stats=ema_update(state.ema_batch_stats, batch_stats, decay))
   return new_state, {"n_loss": loss}
 
 
