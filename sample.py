@@ -5,7 +5,7 @@
 
 Family options (a family rejects those it does not support, naming the ones it does):
   --label=K (conditional GANs)  --class_grid            --steps=K (EBM Langevin / diffusion steps)
-  --steps_sweep=1,2,3,5,20,100 (diffusion)              --chain (EBM chain strip)
+  --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL  --alphas=-4:4:7  --mix-crossover=L (style-based)
 """
 import os
@@ -25,6 +25,7 @@ flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest
 flags.DEFINE_integer("label", None, "Class to generate (conditional models).")
 flags.DEFINE_bool("class_grid", None, "One row per class (conditional models).")
 flags.DEFINE_integer("steps", None, "Sampler steps (Langevin steps for the EBM, reverse-diffusion steps).")
+flags.DEFINE_string("sampler", None, "Diffusion: ddim (deterministic, the reference) or ddpm (ancestral).")
 flags.DEFINE_string("steps_sweep", None, "Diffusion: decode the same noise with each step count, e.g. 1,2,3,5,20,100.")
 flags.DEFINE_bool("chain", None, "EBM: write the Langevin chain strip at the reference's steps.")
 flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generator).")
@@ -33,7 +34,7 @@ flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K or
 flags.DEFINE_string("alphas", None, "Edit strengths lo:hi:n, e.g. -4:4:7.")
 flags.DEFINE_integer("mix-crossover", None, "Style mixing: layers [0, L) from one latent, the rest from another.")
 
-OPTION_FLAGS = ("label", "class_grid", "steps", "steps_sweep", "chain", "truncation", "interpolate", "direction",
+OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "interpolate", "direction",
                 "alphas", "mix-crossover")
 
 
