@@ -425,68 +425,59 @@ CONV_TRANSPOSE_IMPLS = {"lax": conv_transpose_lax, "subpixel": conv_transpose_su
                         "col2im": conv_transpose_col2im, "matmul": conv_transpose_matmul}
 
 
-class ConvTranspose(nn.Module):
+class _ConvBase(nn.Module):
+  """Fields and parameters shared by `Conv` and `ConvTranspose`: `kernel` (kh, kw, in, features) and
+  `bias` (features,), with the names, shapes and Keras initialisers of Flax's layers."""
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int] | int = 1
+  padding: PaddingLike = "SAME"
+  use_bias: bool = True
+  kernel_init: Callable[..., Any] = glorot_uniform
+  bias_init: Callable[..., Any] = zeros
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  precision: Any = None
+  impl: str = "auto"         # a key of the subclass's formulation table, or "auto" (the fastest measured)
+
+  def _strides(self) -> tuple[int, int]:
+    return (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
+
+  def _apply(self, x: jax.Array, formulation) -> jax.Array:
+    """Creates the parameters and returns formulation(x, kernel, strides, padding) + bias."""
+    kernel_shape = tuple(self.kernel_size) + (x.shape[-1], self.features)
+    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = formulation(x, kernel, self._strides(), self.padding, precision=self.precision)
+    return y if bias is None else y + bias
+
+
+class ConvTranspose(_ConvBase):
   """Drop-in `nn.ConvTranspose` (transpose_kernel=False) with the Keras kernel init, computed sub-pixel.
 
   Parameters `kernel` (kh, kw, in, features) and `bias` (features,) have the names and shapes of
   `nn.ConvTranspose`, so parameters move between the two unchanged and the outputs agree to float rounding.
   Output size: H·s for "SAME", (H−1)·s + max(k, s) for "VALID" (the Keras Conv2DTranspose sizes).
+  `impl`: a key of CONV_TRANSPOSE_IMPLS or "auto".
   """
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] | int = 1
-  padding: PaddingLike = "SAME"
-  use_bias: bool = True
-  kernel_init: Callable[..., Any] = glorot_uniform
-  bias_init: Callable[..., Any] = zeros
-  dtype: Any = None
-  param_dtype: Any = jnp.float32
-  precision: Any = None
-  impl: str = "auto"         # a key of CONV_TRANSPOSE_IMPLS, or "auto" (the fastest measured)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel_size = tuple(self.kernel_size)
-    strides = (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
-    kernel = self.param("kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
-    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    impl = CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl]
-    y = impl(x, kernel, strides, self.padding, precision=self.precision)
-    if bias is not None:
-      y = y + bias
-    return y
+    return self._apply(x, CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl])
 
 
-class Conv(nn.Module):
+class Conv(_ConvBase):
   """Drop-in `nn.Conv` (2-D, NHWC) with the Keras kernel init, computed in the fastest exact formulation.
 
   Parameters `kernel` (kh, kw, in, features) and `bias` (features,) as `nn.Conv`; padding "SAME" (= TF/Keras
-  "same": the extra pixel at the end), "VALID" or explicit ((lo, hi), (lo, hi)).
+  "same": the extra pixel at the end), "VALID" or explicit ((lo, hi), (lo, hi)). `impl`: a key of CONV_IMPLS or
+  "auto".
   """
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] | int = 1
-  padding: PaddingLike = "SAME"
-  use_bias: bool = True
-  kernel_init: Callable[..., Any] = glorot_uniform
-  bias_init: Callable[..., Any] = zeros
-  dtype: Any = None
-  param_dtype: Any = jnp.float32
-  precision: Any = None
-  impl: str = "auto"         # a key of CONV_IMPLS, or "auto" (the fastest measured)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel_size = tuple(self.kernel_size)
-    strides = (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
-    kernel = self.param("kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
-    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     impl = self.impl
     if impl == "auto":
-      impl = DEFAULT_CONV_IMPL if strides != (1, 1) else DEFAULT_CONV_STRIDE1_IMPL
-    y = CONV_IMPLS[impl](x, kernel, strides, self.padding, precision=self.precision)
-    if bias is not None:
-      y = y + bias
-    return y
+      impl = DEFAULT_CONV_IMPL if self._strides() != (1, 1) else DEFAULT_CONV_STRIDE1_IMPL
+    return self._apply(x, CONV_IMPLS[impl])
