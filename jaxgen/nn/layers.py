@@ -443,7 +443,7 @@ class _ConvBase(nn.Module):
   def _strides(self) -> tuple[int, int]:
     return (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
 
-  def _apply(self, x: jax.Array, formulation) -> jax.Array:
+  def _conv_apply(self, x: jax.Array, formulation) -> jax.Array:
     """Creates the parameters and returns formulation(x, kernel, strides, padding) + bias."""
     kernel_shape = tuple(self.kernel_size) + (x.shape[-1], self.features)
     kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
@@ -464,7 +464,7 @@ class ConvTranspose(_ConvBase):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self._apply(x, CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl])
+    return self._conv_apply(x, CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl])
 
 
 class Conv(_ConvBase):
@@ -480,4 +480,4 @@ class Conv(_ConvBase):
     impl = self.impl
     if impl == "auto":
       impl = DEFAULT_CONV_IMPL if self._strides() != (1, 1) else DEFAULT_CONV_STRIDE1_IMPL
-    return self._apply(x, CONV_IMPLS[impl])
+    return self._conv_apply(x, CONV_IMPLS[impl])
