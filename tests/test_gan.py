@@ -279,6 +279,30 @@ def test_train_step_does_exactly_n_critic_updates():
   assert not np.allclose(jax.tree.leaves(d0)[0], jax.tree.leaves(state.d_params)[0])
 
 
+@pytest.mark.parametrize("objective,n_critic", [("wgan_gp", 3), ("bce", 1)])
+def test_linear_decay_reaches_zero_after_num_steps(objective, n_critic):
+  """optim.decay="linear": both players' learning rates reach 0 exactly at train.num_steps (the critic's schedule
+  counts its n_critic updates per step), so step num_steps still moves the parameters and step num_steps + 1 not."""
+  c = tiny_config(objective, n_critic=n_critic, toy=True)
+  c.optim.decay = "linear"
+  c.train.num_steps = 2
+  lr = gan.learning_rate(c.optim, 10)
+  np.testing.assert_allclose([lr(0), lr(5), lr(10), lr(11)], [1e-3, 5e-4, 0.0, 0.0], atol=1e-12)
+  batch = tiny_batch(c)
+  state = gan.init(c, jax.random.PRNGKey(0), batch)
+  step = jax.jit(gan.train_step)
+  flat = lambda tree: np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
+  for i in range(3):     # lr 1e-3 moves Adam's parameters by ~lr; lr 0 leaves them (up to an ulp of XLA rounding)
+    g0, d0 = flat(state.g_params), flat(state.d_params)
+    state, _ = step(state, batch, jax.random.PRNGKey(i))
+    moved = (np.abs(flat(state.g_params) - g0).max() > 1e-5, np.abs(flat(state.d_params) - d0).max() > 1e-5)
+    still = (np.abs(flat(state.g_params) - g0).max() < 1e-8, np.abs(flat(state.d_params) - d0).max() < 1e-8)
+    assert moved == (True, True) if i < 2 else still == (True, True), (i, moved, still)
+  with pytest.raises(JaxgenError, match="optim.decay='cosine'"):
+    c.optim.decay = "cosine"
+    gan.validate_config(c)
+
+
 def test_critic_scan_equals_python_loop_of_single_updates():
   """n_critic=2 in one step = the same two critic updates done by hand (scan twin), then the generator update."""
   c = tiny_config("wgan_gp", n_critic=2)
