@@ -135,7 +135,6 @@ class GANHParams:
   clip_value: float
   label_noise: float
   critic_data: str
-  critic_unroll: bool
   toy: bool
 
 
@@ -277,7 +276,6 @@ def _hparams(config) -> GANHParams:
       clip_value=float(_model_get(config, "clip_value", 0.01)),
       label_noise=float(_model_get(config, "label_noise", 0.0)),
       critic_data=_model_get(config, "critic_data", "same"),
-      critic_unroll=bool(_model_get(config, "critic_unroll", False)),
       toy=_is_toy(config))
 
 
@@ -416,8 +414,7 @@ def _wasserstein_step(state: GANState, x, labels, key):
   keys = jax.random.split(k_critic, hp.n_critic)
   carry = (state.d_params, state.d_opt_state, state.g_batch_stats, state.d_updates)
   (d_params, d_opt, g_stats, d_count), c_metrics = jax.lax.scan(
-      critic_update, carry, (keys, xs, ls) if ls is not None else (keys, xs, None),
-      unroll=hp.n_critic if hp.critic_unroll else 1)
+      critic_update, carry, (keys, xs, ls) if ls is not None else (keys, xs, None))
 
   # Generator update: fresh latents, the updated critic (dropout on, as the reference's training=True).
   num = xs.shape[1]
