@@ -13,8 +13,7 @@ from jaxgen.config import base_config
 from jaxgen.errors import JaxgenError
 from jaxgen.families import diffusion as family
 from jaxgen.samplers import schedules
-from jaxgen.samplers.diffusion import (ddim, ddim_step, ddpm, ddpm_step, q_sample, spherical_interpolation,
-                                       step_times)
+from jaxgen.samplers.diffusion import ddim, ddpm, ddpm_step, spherical_interpolation, step_times
 
 
 def toy_eps_fn(x, noise_rates, signal_rates):

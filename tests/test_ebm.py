@@ -1,28 +1,16 @@
 """EBM family: network, replay buffer, CD loss, train/eval steps, sampling, toy density."""
-import importlib.util
-import os
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_config
 from jaxgen import config as config_lib
 from jaxgen.errors import JaxgenError
 from jaxgen.families import ebm
 from jaxgen.metrics import density
-from jaxgen.nn import layers
 from jaxgen.samplers.langevin import langevin
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def tiny_image_config():

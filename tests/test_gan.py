@@ -1,8 +1,6 @@
 """Tests of the GAN family: losses against closed forms, the gradient penalty against independent computations,
 the reference architectures (parameter counts, no BatchNorm in WGAN critics), the critic-update schedule inside
 one jitted train_step, sampling options, and (slow) learning checks on toy2d and digits."""
-import importlib.util
-import os
 
 import flax.linen as nn
 import jax
@@ -11,19 +9,11 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import load_config
 from jaxgen.config import base_config
 from jaxgen.errors import JaxgenError
 from jaxgen.families import gan
 from jaxgen.nn import gan_nets
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def tiny_config(objective="wgan_gp", num_classes=0, image_size=8, n_critic=3, toy=False):

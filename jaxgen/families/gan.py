@@ -170,7 +170,6 @@ def _model_get(config, key, default):
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """GAN-specific checks; raises JaxgenError naming the bad value and what is allowed."""
-  m = config.model
   choice("model.objective", _model_get(config, "objective", "bce"), OBJECTIVES)
   check(int(_model_get(config, "latent_dim", 0)) > 0, f"model.latent_dim={_model_get(config, 'latent_dim', None)!r} "
         "must be a positive integer.")

@@ -27,7 +27,6 @@ Latent tools: `sample` (prior), `reconstruct`, `latent_grid` (the reference's no
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
