@@ -16,6 +16,17 @@ def check(condition: bool, message: str) -> None:
     raise JaxgenError(message)
 
 
+def supported_options(owner: str, options, allowed, also: str = "") -> dict:
+  """`options` without its None values (None = not set); raises JaxgenError naming the first option not in
+  `allowed` and listing the supported ones (`also`: a note appended to the list)."""
+  given = {k: v for k, v in dict(options).items() if v is not None}
+  unknown = sorted(set(given) - set(allowed))
+  if unknown:
+    raise JaxgenError(f"sample option {unknown[0]!r} is not supported by {owner}; supported: "
+                      f"{', '.join(allowed)}{also}.")
+  return given
+
+
 def choice(name: str, value, allowed) -> None:
   """Raises a JaxgenError unless `value` is one of `allowed`."""
   allowed = list(allowed)

@@ -76,3 +76,12 @@ def test_sample_missing_workdir(tmp_path):
 def test_sample_unsupported_option(trained, tmp_path):
   out = run(["sample.py", f"--workdir={trained}", f"--out={tmp_path}/x.png", "--truncation=0.5"])
   one_line_error(out, "truncation")
+
+
+def test_supported_options_drops_unset_and_names_the_first_unknown():
+  from jaxgen.errors import JaxgenError, supported_options
+  assert supported_options("x", {"steps": 3, "chain": None}, ("steps", "chain")) == {"steps": 3}
+  assert supported_options("x", {"foo": None}, ("steps",)) == {}          # None = not set, never an error
+  with pytest.raises(JaxgenError, match=r"sample option 'bar' is not supported by the ebm family; supported: "
+                                        r"steps, chain \(note\)\."):
+    supported_options("the ebm family", {"zed": 1, "bar": 2, "steps": 1}, ("steps", "chain"), " (note)")

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn import layers
 
 BENCHMARK_CONFIGS = ["ae_fashion_mnist"]
@@ -318,18 +318,12 @@ def sample_uniform_box(key, num: int, lo, hi):
   return lo + (hi - lo) * jax.random.uniform(key, (num, lo.shape[0]))
 
 
-def _check_options(options, allowed=SAMPLE_OPTIONS):
-  for k in options:
-    if k not in allowed:
-      raise JaxgenError(f"sample option {k!r} is not supported by this family; supported: {', '.join(allowed)}.")
-
-
 def sample(state: State, key, num: int, **options):
   """num images (num, H, W, C) in [0, 1], decoded from points uniform in the State's embedding box.
 
   interpolate=n: instead decode the n×n grid over the box (num is ignored).
   """
-  _check_options(options)
+  options = supported_options("the autoencoder family", options, SAMPLE_OPTIONS)
   if options.get("interpolate"):
     n = int(options["interpolate"])
     return decode(state, latent_grid(state.box_lo, state.box_hi, n))
@@ -338,8 +332,7 @@ def sample(state: State, key, num: int, **options):
 
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
   """`sample.py` outputs: samples, or with `interpolate=n` the n×n decoded grid over the box (ncols n)."""
-  options = {k: v for k, v in options.items() if v is not None}
-  _check_options(options)
+  options = supported_options("the autoencoder family", options, SAMPLE_OPTIONS)
   if options.get("interpolate"):
     n = int(options["interpolate"])
     return {"samples": sample(state, key, num, interpolate=n), "ncols": n}

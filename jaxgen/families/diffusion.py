@@ -39,7 +39,8 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxgen.errors import JaxgenError, check, choice
+from jaxgen import data as data_lib
+from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn.unet import MLPDenoiser, UNet
 from jaxgen.samplers import diffusion as samplers
 from jaxgen.samplers import schedules
@@ -91,10 +92,6 @@ class DiffusionState:
 # Config.
 
 
-def _is_toy(config) -> bool:
-  return str(config.data.name).startswith("toy2d/")
-
-
 def validate_config(config: ml_collections.ConfigDict) -> None:
   m = config.model
   choice("model.network", m.get("network", "unet"), NETWORKS)
@@ -106,7 +103,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if m.get("schedule", "offset_cosine") == "offset_cosine":
     lo, hi = m.get("min_signal_rate", 0.02), m.get("max_signal_rate", 0.95)
     check(0.0 < lo < hi < 1.0, f"model.min_signal_rate={lo!r}, model.max_signal_rate={hi!r}: need 0 < min < max < 1.")
-  toy = _is_toy(config)
+  toy = data_lib.is_toy2d(config)
   network = m.get("network", "unet")
   if toy:
     check(network == "mlp", f"model.network={network!r} cannot model toy2d points; use 'mlp' for {config.data.name}.")
@@ -142,8 +139,9 @@ def _hparams(config, example_shape) -> DiffusionHParams:
   return DiffusionHParams(
       schedule=m.get("schedule", "offset_cosine"), min_signal_rate=float(m.get("min_signal_rate", 0.02)),
       max_signal_rate=float(m.get("max_signal_rate", 0.95)), loss=m.get("loss", "mae"),
-      ema=float(m.get("ema", 0.999)), ema_warmup=bool(m.get("ema_warmup", False)), ddpm_variance=m.get("ddpm_variance", "posterior"),
-      data_range="points" if _is_toy(config) else config.data.range, example_shape=tuple(example_shape))
+      ema=float(m.get("ema", 0.999)), ema_warmup=bool(m.get("ema_warmup", False)),
+      ddpm_variance=m.get("ddpm_variance", "posterior"),
+      data_range="points" if data_lib.is_toy2d(config) else config.data.range, example_shape=tuple(example_shape))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -321,18 +319,9 @@ def generate(state: DiffusionState, key: jax.Array, num: int, steps: int = 20, i
   return _reverse(state, initial_noise, k_sampler, steps, sampler)
 
 
-def _check_options(options: dict, allowed) -> dict:
-  options = {k: v for k, v in dict(options).items() if v is not None}
-  for name in options:
-    if name not in allowed:
-      raise JaxgenError(f"sample option {name!r} is not supported by the diffusion family; "
-                        f"supported: {', '.join(allowed)}.")
-  return options
-
-
 def sample(state: DiffusionState, key: jax.Array, num: int, **options) -> jax.Array:
   """num samples (images in [0, 1] or toy points). Options: steps (20), sampler ("ddim" | "ddpm"), initial_noise."""
-  options = _check_options(options, SAMPLE_OPTIONS)
+  options = supported_options("the diffusion family", options, SAMPLE_OPTIONS)
   return generate(state, key, num, options.get("steps", 20), options.get("initial_noise"),
                   options.get("sampler", "ddim"))
 
@@ -367,7 +356,7 @@ def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, opti
   (ncols = num). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
   Otherwise `num` samples with `steps` / `sampler`.
   """
-  options = _check_options(options, OUTPUT_OPTIONS)
+  options = supported_options("the diffusion family", options, OUTPUT_OPTIONS)
   steps = options.get("steps", 20)
   sampler = options.get("sampler", "ddim")
   shape = tuple(state.hp.example_shape)

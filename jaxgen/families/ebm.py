@@ -49,7 +49,8 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxgen.errors import JaxgenError, check, choice
+from jaxgen import data as data_lib
+from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn import layers
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, langevin
 
@@ -188,12 +189,8 @@ class State:
   hp: HParams = struct.field(pytree_node=False)
 
 
-def _is_toy(config) -> bool:
-  return str(config.data.name).startswith("toy2d/")
-
-
 def _data_range(config) -> tuple[float, float]:
-  if _is_toy(config):
+  if data_lib.is_toy2d(config):
     box = float(config.model.box)
     return -box, box
   return (-1.0, 1.0) if config.data.range == "symmetric" else (0.0, 1.0)
@@ -215,8 +212,8 @@ def make_hparams(config) -> HParams:
                  steps=int(lv.steps), step_size=float(lv.step_size), noise_scale=float(lv.noise_scale),
                  grad_clip=None if grad_clip is None or grad_clip <= 0 else float(grad_clip),
                  low=low, high=high, sample_steps=int(config.sample.get("steps", 1000)),
-                 toy_name=config.data.name.split("/", 1)[1] if _is_toy(config) else "",
-                 unit_images=(not _is_toy(config)) and config.data.range == "unit",
+                 toy_name=config.data.name.split("/", 1)[1] if data_lib.is_toy2d(config) else "",
+                 unit_images=(not data_lib.is_toy2d(config)) and config.data.range == "unit",
                  density_resolution=int(m.get("density_resolution", 200)))
 
 
@@ -224,7 +221,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   """Family-specific checks (JaxgenError naming the bad value)."""
   m = config.model
   choice("model.kind", m.get("kind"), ("conv", "mlp"))
-  toy = _is_toy(config)
+  toy = data_lib.is_toy2d(config)
   if toy:
     check(m.kind == "mlp", f"model.kind={m.kind!r}: toy2d data needs model.kind='mlp'.")
     check(float(m.get("box", 0)) > 0, f"model.box={m.get('box')!r} must be > 0 (samples live in [-box, box]^2).")
@@ -350,10 +347,7 @@ def _to_output(state: State, x: jax.Array) -> jax.Array:
 
 
 def _parse_options(state: State, options: dict) -> tuple[int, bool]:
-  unknown = sorted(set(options) - set(SAMPLE_OPTIONS))
-  if unknown:
-    raise JaxgenError(f"option {unknown[0]!r} is not supported by the ebm family; supported: "
-                      f"{', '.join(SAMPLE_OPTIONS)}.")
+  options = supported_options("the ebm family", options, SAMPLE_OPTIONS)
   steps = options.get("steps")
   steps = state.hp.sample_steps if steps is None else steps
   check(isinstance(steps, (int, np.integer)) and steps >= 1, f"steps={steps!r} must be a positive integer.")
@@ -403,7 +397,6 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
   Returns {"nll": test NLL of exp(−E)/Z (nats/point), "gaussian_nll": NLL of a full-covariance Gaussian fitted
   to the train split, "kl": KL(p_true ‖ p_model) (see `jaxgen.metrics.density.kl_to_true`), "log_z"}.
   """
-  from jaxgen import data as data_lib
   from jaxgen.metrics import density
   check(bool(state.hp.toy_name), "density_report needs a toy2d EBM (data.name='toy2d/<name>').")
   cfg = ml_collections.ConfigDict({"data": {"name": "toy2d/" + state.hp.toy_name}})

@@ -37,7 +37,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.latent import directions as directions_lib
 from jaxgen.latent import edits as edits_lib
 from jaxgen.latent.mixing import broadcast_layers, random_crossover, style_mix
@@ -380,10 +380,7 @@ def sample(state: State, key, num: int, truncation: float = 1.0, noise_mode: str
 
   Other config.sample settings (`SAMPLE_SETTINGS`) are accepted and used by `sample_outputs` only.
   """
-  unknown = sorted(set(settings) - set(SAMPLE_SETTINGS))
-  if unknown:
-    raise JaxgenError(f"option {unknown[0]!r} is not supported by stylegan `sample`; supported: "
-                      f"{', '.join(SAMPLE_SETTINGS)} (and {', '.join(OUTPUT_OPTIONS)} in sample.py).")
+  supported_options("stylegan `sample`", settings, SAMPLE_SETTINGS, f" (and {', '.join(OUTPUT_OPTIONS)} in sample.py)")
   _check_sample_settings({"noise_mode": noise_mode, **settings})
   k_z, k_noise = jax.random.split(key)
   w = map_z(state, jax.random.normal(k_z, (num, state.generator.z_dim)))
@@ -474,10 +471,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
   Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int}.
   """
-  unknown = sorted(set(options) - set(OUTPUT_OPTIONS) - set(SAMPLE_SETTINGS))
-  if unknown:
-    raise JaxgenError(f"option {unknown[0]!r} is not supported by stylegan; supported: {', '.join(OUTPUT_OPTIONS)} "
-                      f"(and the config.sample settings {', '.join(SAMPLE_SETTINGS)}).")
+  supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_SETTINGS))
   settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_SETTINGS}}
   _check_sample_settings(settings)
   psi = float(options.get("truncation", settings.get("truncation", 1.0)))

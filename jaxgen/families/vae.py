@@ -37,7 +37,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxgen.errors import JaxgenError, check, choice
+from jaxgen.errors import check, choice, supported_options
 from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
 
@@ -269,17 +269,10 @@ def latent_histograms_png(z, path: str, num_dims: int = 50, bins: int = 30, ncol
   img.save(path)
 
 
-def _check_options(options):
-  for k in options:
-    if k not in SAMPLE_OPTIONS:
-      raise JaxgenError(f"sample option {k!r} is not supported by the vae family; supported: "
-                        f"{', '.join(SAMPLE_OPTIONS)}.")
-
-
 def sample(state: State, key, num: int, **options):
   """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); interpolate=n: the n×n Φ⁻¹ grid over the
   first two latent dims instead."""
-  _check_options(options)
+  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
   if options.get("interpolate"):
     n = int(options["interpolate"])
     return decode(state, latent_grid(n, int(state.hp.model.latent_dim)))
@@ -287,8 +280,7 @@ def sample(state: State, key, num: int, **options):
 
 
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  options = {k: v for k, v in options.items() if v is not None}
-  _check_options(options)
+  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
   if options.get("interpolate"):
     n = int(options["interpolate"])
     return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
