@@ -188,6 +188,12 @@ def test_sample_outputs_interpolation(tiny_state):
   c, st = tiny_state
   out = sg.sample_outputs(st, c, jax.random.PRNGKey(0), 2, {"interpolate": 5})
   assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
+  rows = np.asarray(out["samples"]).reshape(2, 5, -1)
+  assert np.abs(rows[:, 0] - rows[:, -1]).max() > 1e-3            # the two ends of each row are different images
+  # A row shares one noise map, so with truncation psi = 0 (every w -> w_avg) all its frames are the same image.
+  flat = np.asarray(sg.sample_outputs(st, c, jax.random.PRNGKey(0), 2, {"interpolate": 5, "truncation": 0.0})
+                    ["samples"]).reshape(2, 5, -1)
+  np.testing.assert_allclose(flat, np.broadcast_to(flat[:, :1], flat.shape), atol=1e-5)
 
 
 def test_validate_config_errors():
