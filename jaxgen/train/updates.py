@@ -1,0 +1,46 @@
+"""The parameter updates every family's `train_step` shares: one optimizer step and one EMA step.
+
+Families call these instead of writing `tx.update` + `optax.apply_updates` or an EMA by hand, so there is one
+place that says what an update is:
+
+  params, opt_state = apply_gradients(tx, params, opt_state, grads)
+  ema_params = ema_update(ema_params, params, ema_decay(step, decay, warmup))
+"""
+from typing import Any
+
+import jax.numpy as jnp
+import optax
+
+PyTree = Any
+
+
+def apply_gradients(tx: optax.GradientTransformation, params: PyTree, opt_state: PyTree,
+                    grads: PyTree) -> tuple[PyTree, PyTree]:
+  """One optimizer step: (params + tx's update of `grads`, the new optimizer state). Shapes follow `params`."""
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
+
+
+def ema_update(ema: PyTree, params: PyTree, decay) -> PyTree:
+  """Exponential moving average, leaf by leaf: ema ← decay·ema + (1 − decay)·params.
+
+  `decay` in [0, 1] may be a traced scalar (e.g. from `ema_decay`). This is optax's `incremental_update`
+  with step size 1 − decay.
+  """
+  return optax.incremental_update(params, ema, step_size=1.0 - decay)
+
+
+def ema_decay(step, decay: float, warmup: bool = False):
+  """The EMA decay at update `step` (0-based): `decay`, or min(decay, (1 + step)/(10 + step)) with `warmup`.
+
+  Without warmup the initial parameters keep weight decay^n after n updates (0.999^1000 = 0.37), which
+  dominates short runs; the warmup (as in TensorFlow's ExponentialMovingAverage with num_updates) lets the
+  average follow the early parameters and reach `decay` after ≈ 9/(1 − decay) updates.
+  """
+  if not warmup:
+    return decay
+  step = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+__all__ = ["apply_gradients", "ema_update", "ema_decay"]
