@@ -169,3 +169,26 @@ def test_kid_matches_loop_twin_and_separates_distributions():
   same, _ = frechet.kernel_inception_distance(rng.normal(size=(400, 5)), rng.normal(size=(400, 5)), 10, 200)
   shifted, _ = frechet.kernel_inception_distance(rng.normal(size=(400, 5)), rng.normal(0.5, 1, (400, 5)), 10, 200)
   assert abs(same) < 0.1 and shifted > 1.0      # E MMD² ≈ 1.3 for a 0.5 shift in all 5 dimensions
+
+
+def test_evaluate_uses_inception_for_3_channel_runs(monkeypatch, config_loader):
+  import types
+  from jaxgen import evaluate
+  seen = []
+
+  class FakeExtractor:                     # the plumbing, not the network: mean colour and spread per image
+    def features(self, images):
+      images = np.asarray(images)
+      seen.append(images)
+      return np.concatenate([images.mean((1, 2)), images.std((1, 2))], axis=1)
+
+  monkeypatch.setattr(inc, "weights_available", lambda path=None: True)
+  monkeypatch.setattr(inc, "InceptionExtractor", FakeExtractor)
+  gray = config_loader("ddm_digits")
+  rgb = config_loader("ddm_digits", **{"data.channels": 3, "data.range": "symmetric", "train.batch_size": 16})
+  assert "inception" not in evaluate.plan(gray) and "inception" in evaluate.plan(rgb)
+  run = types.SimpleNamespace(config=rgb, sample=lambda key, n, **o: 2.0 * jax.random.uniform(key, (n, 16, 16, 3)) - 1)
+  out = evaluate.inception_metrics(run, jax.random.PRNGKey(0), 40, kid_subset=20)
+  assert out["inception_num_real"] == 40 and np.isfinite(out["inception_fid"]) and out["inception_fid"] > 0
+  assert all(x.min() >= 0.0 and x.max() <= 1.0 for x in seen)      # samples and real images both in [0, 1]
+  assert np.isfinite(out["inception_kid"]) and out["inception_kid_std"] > 0
