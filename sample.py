@@ -66,9 +66,10 @@ def main(argv):
       arrays["labels"] = np.asarray(out["labels"])
     np.savez(FLAGS.out, **arrays)
   elif samples.ndim == 2:
-    viz.save_points(samples, FLAGS.out)
+    viz.save_points(samples, FLAGS.out, data_name=run.config.data.name)
   else:
-    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"))
+    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
+                        col_labels=out.get("col_labels"))
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

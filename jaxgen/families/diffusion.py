@@ -350,10 +350,10 @@ def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Ar
 
 
 def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "ncols"?}.
+  """What sample.py writes: {"samples", "ncols"?, "row_labels"?}.
 
   steps_sweep="1,2,3,5,20,100": the same `num` initial noises decoded with each step count, one row per count
-  (ncols = num). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
+  (ncols = num, rows labelled "K steps"). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
   Otherwise `num` samples with `steps` / `sampler`.
   """
   options = supported_options("the diffusion family", options, OUTPUT_OPTIONS)
@@ -367,8 +367,10 @@ def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, opti
   k_noise, k_sampler = jax.random.split(key)
   if "steps_sweep" in options:
     noise = jax.random.normal(k_noise, (int(num),) + shape, jnp.float32)
-    rows = [generate(state, k_sampler, num, s, noise, sampler) for s in parse_steps_sweep(options["steps_sweep"])]
-    return {"samples": jnp.concatenate(rows), "ncols": int(num)}
+    sweep = parse_steps_sweep(options["steps_sweep"])
+    rows = [generate(state, k_sampler, num, s, noise, sampler) for s in sweep]
+    return {"samples": jnp.concatenate(rows), "ncols": int(num),
+            "row_labels": [f"{s} step" + "s" * (s != 1) for s in sweep]}
   if "interpolate" in options:
     frames = options["interpolate"]
     check(isinstance(frames, int) and frames >= 2, f"interpolate={frames!r} must be an integer >= 2 (frames).")

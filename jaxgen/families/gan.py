@@ -507,9 +507,10 @@ def sample(state: GANState, key: jax.Array, num: int, label: int | None = None,
 
 
 def sample_outputs(state: GANState, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "labels" (conditional models), "ncols"}.
+  """What sample.py writes: {"samples", "labels" (conditional models), "ncols", "row_labels" (class_grid)}.
 
-  class_grid=True: one row per class, the same latents in every row (column j shares z_j), num // K columns.
+  class_grid=True: one row per class (labelled "class k"), the same latents in every row (column j shares z_j),
+  num // K columns.
   """
   options = _check_options(state, options)
   hp = state.hp
@@ -520,7 +521,8 @@ def sample_outputs(state: GANState, config, key: jax.Array, num: int, options: d
     labels = jnp.repeat(jnp.arange(k, dtype=jnp.int32), cols)
     # Same latent key for every row: generate cols latents once per class by reusing the key.
     rows = [_generate(state, key, cols, labels[i * cols:(i + 1) * cols], truncation) for i in range(k)]
-    return {"samples": jnp.concatenate(rows), "labels": labels, "ncols": cols}
+    return {"samples": jnp.concatenate(rows), "labels": labels, "ncols": cols,
+            "row_labels": [f"class {i}" for i in range(k)]}
   k_label, k_z = jax.random.split(key)
   labels = _labels(state, k_label, num, options.get("label"))
   out = {"samples": _generate(state, k_z, int(num), labels, truncation)}
