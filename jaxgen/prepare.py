@@ -19,7 +19,8 @@ Preparing needs more than training does (install it with `pip install -e '.[prep
                        Python < 3.9.
 and internet access to the hosts in DOWNLOADS (celeb_a comes from Google Drive, which refuses large downloads
 when a file's daily quota is used up; retry later). On a machine without internet, prepare on one that has it and
-copy the DATA_DIR/NAME folder over.
+copy the DATA_DIR/NAME folder over. The raw downloads stay in DATA_DIR/downloads (reused by a rerun); delete them
+once the set is prepared.
 """
 from __future__ import annotations
 
@@ -103,10 +104,12 @@ def prepare(name: str, data_dir: str | None = None, builder_fn=_default_builder,
     log(f"tfds/{name}: downloading about {size} from {host} and writing array_record files to {where} ...")
     try:
       builder.download_and_prepare()
-    except Exception as e:  # network, quota, checksum, disk: TFDS raises many types; one line names it
-      first = (str(e).strip().splitlines() or [""])[0][:300]
-      raise JaxgenError(f"preparing tfds/{name} failed ({type(e).__name__}: {first}); it needs internet access "
-                        f"to {host} and about 3x {size} of free disk; rerun to resume.") from None
+    except Exception as e:  # network, quota, checksum, disk, a missing module: TFDS raises many types
+      failure = f"preparing tfds/{name} failed ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]})"
+      if isinstance(e, ImportError) or "No module named" in str(e):   # TFDS wraps some (ExtractError)
+        raise JaxgenError(f"{failure}; install what TFDS's builders need with: {tfds_source.PREPARE_INSTALL}.") from None
+      raise JaxgenError(f"{failure}; it needs internet access to {host} and about 3x {size} of free disk; a rerun "
+                        f"reuses the completed downloads.") from None
   sizes = split_sizes(name, data_dir)
   log(f"tfds/{name}: " + ", ".join(f"{split} {n:,} examples" for split, n in sizes.items())
       + f" in {where}" + (f" (train with --config.data.data_dir={data_dir})" if data_dir else ""))
