@@ -1,4 +1,4 @@
-"""Pictures: image grids (optionally with row labels), 2-D point clouds and heat maps, written as PNG.
+"""Pictures: image grids (optionally with row and column labels), 2-D point clouds and heat maps, written as PNG.
 
 Plain image grids are written pixel for pixel with Pillow. Plots (2-D points, energy maps) and labelled grids are
 drawn with matplotlib's object API (`matplotlib.figure.Figure`, no pyplot, no global backend), so the library
@@ -17,7 +17,7 @@ from PIL import Image
 
 FIGURE_INCHES = 5.0      # side of the square 2-D plots
 FIGURE_DPI = 100         # -> 500 x 500 pixel plots
-LABEL_FONT_SIZE = 10     # points; row labels of image grids
+LABEL_FONT_SIZE = 10     # points; row and column labels of image grids
 
 
 def _to_uint8(images: np.ndarray) -> np.ndarray:
@@ -144,24 +144,29 @@ def toy_reference(data_name: str | None, num: int = 2000):
   return toy2d.fixed_split(name, "test")[:num], centres
 
 
-def _box_of(*clouds) -> tuple[float, float, float, float]:
-  points = np.concatenate([np.asarray(c, np.float64).reshape(-1, 2) for c in clouds if c is not None])
+def _box_of(points, margin: float) -> tuple[float, float, float, float]:
+  """(xmin, xmax, ymin, ymax) around the finite rows of `points` (N, 2), widened by `margin` x the range."""
+  points = np.asarray(points, np.float64).reshape(-1, 2)
   points = points[np.isfinite(points).all(axis=1)]
   if points.size == 0:
     return (-1.0, 1.0, -1.0, 1.0)
   lo, hi = points.min(0), points.max(0)
-  margin = 0.05 * np.maximum(hi - lo, 1e-6)
-  return (lo[0] - margin[0], hi[0] + margin[0], lo[1] - margin[1], hi[1] + margin[1])
+  pad = margin * np.maximum(hi - lo, 1e-6)
+  return (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
 
 
 def points_figure(points, box=None, true_points=None, modes=None, title: str | None = None):
   """A Figure of 2-D samples (N, 2): a scatter with labelled axes, equal aspect, 500 x 500 pixels.
 
   `true_points` (grey, behind) shows the data distribution; `modes` (M, 2) marks its mode centres with red
-  crosses. `box` = (xmin, xmax, ymin, ymax); by default the range of all of them with a 5% margin.
+  crosses. `box` = (xmin, xmax, ymin, ymax); by default the data's range with a 25% margin when `true_points`
+  are given (the same frame at every training step; the title counts samples outside it), else the samples'
+  range with a 5% margin.
   """
   from matplotlib.figure import Figure
   points = np.asarray(points, np.float64)
+  if box is None:
+    box = _box_of(points, 0.05) if true_points is None else _box_of(true_points, 0.25)
   fig = Figure(figsize=(FIGURE_INCHES, FIGURE_INCHES), dpi=FIGURE_DPI, layout="constrained")
   ax = fig.add_subplot()
   marker = max(0.5, min(6.0, 3000.0 / max(len(points), 1)))
@@ -170,13 +175,15 @@ def points_figure(points, box=None, true_points=None, modes=None, title: str | N
   ax.scatter(points[:, 0], points[:, 1], s=marker, c="tab:blue", alpha=0.6, linewidths=0, label="samples")
   if modes is not None:
     ax.scatter(*np.asarray(modes).T, s=25, marker="x", c="tab:red", linewidths=1.0, label="true modes")
-  box = _box_of(points, true_points, modes) if box is None else box
   ax.set_xlim(box[0], box[1])
   ax.set_ylim(box[2], box[3])
   ax.set_aspect("equal")
   ax.set_xlabel("$x_1$")
   ax.set_ylabel("$x_2$")
-  ax.set_title(title or f"{len(points)} samples")
+  inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[1]) & (points[:, 1] >= box[2])
+            & (points[:, 1] <= box[3]))
+  outside = int(len(points) - inside.sum())
+  ax.set_title(title or f"{len(points)} samples" + (f" ({outside} outside this frame)" if outside else ""))
   if true_points is not None or modes is not None:
     legend = fig.legend(loc="outside lower center", ncols=3, fontsize=8)
     for handle in legend.legend_handles:

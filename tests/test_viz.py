@@ -22,6 +22,12 @@ def test_points_plot_has_axes_true_modes_and_a_fixed_size(tmp_path):
   x0, x1, y0, y1 = *ax.get_xlim(), *ax.get_ylim()
   assert x0 < samples[:, 0].min() and x1 > samples[:, 0].max() and y0 < samples[:, 1].min() < samples[:, 1].max() < y1
   assert [t.get_text() for t in fig.legends[0].get_texts()] == ["data", "samples", "true modes"]
+  # With the data known, the frame is the data's (25% margin), whatever the samples do; far samples are counted.
+  far = np.concatenate([samples, [[100.0, 0.0], [0.0, -50.0]]])
+  ax = viz.points_figure(far, true_points=centres).axes[0]
+  span = 2 * 2 / 1.414
+  np.testing.assert_allclose(ax.get_xlim(), (-span / 2 - span / 4, span / 2 + span / 4), rtol=1e-6)
+  assert ax.get_title() == "82 samples (2 outside this frame)"
   path = tmp_path / "points.png"
   viz.save_points(samples, str(path), data_name="toy2d/8gaussians")
   assert Image.open(path).size == (500, 500)
