@@ -4,7 +4,7 @@
   python sample.py --workdir=runs/ddm_digits --num=1000 --out=samples.npz   # key "samples" (+ "labels")
 
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K (conditional GANs)  --class_grid            --steps=K (EBM Langevin / diffusion steps)
+  --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL  --alphas=-4:4:7  --mix-crossover=L (style-based)
 """
@@ -29,13 +29,15 @@ flags.DEFINE_string("sampler", None, "Diffusion: ddim (deterministic, the refere
 flags.DEFINE_string("steps_sweep", None, "Diffusion: decode the same noise with each step count, e.g. 1,2,3,5,20,100.")
 flags.DEFINE_bool("chain", None, "EBM: write the Langevin chain strip at the reference's steps.")
 flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generator).")
+flags.DEFINE_float("truncated_z", None, "GANs: sample z from N(0, I) truncated to [-t, t] (the truncation trick).")
 flags.DEFINE_integer("interpolate", None, "Frames of an interpolation between pairs of latents/noises.")
+flags.DEFINE_integer("latent_grid", None, "AE/VAE: decode an n x n grid over the first two latent dimensions.")
 flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K or boundary:LABEL.")
 flags.DEFINE_string("alphas", None, "Edit strengths lo:hi:n, e.g. -4:4:7.")
 flags.DEFINE_integer("mix-crossover", None, "Style mixing: layers [0, L) from one latent, the rest from another.")
 
-OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "interpolate", "direction",
-                "alphas", "mix-crossover")
+OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
+                "interpolate", "latent_grid", "direction", "alphas", "mix-crossover")
 
 
 def user_options() -> dict:
