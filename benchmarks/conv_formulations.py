@@ -7,8 +7,9 @@ Times one jitted train step (forward + backward + Adam) of the REFERENCE.md §1 
   stride-1 conv (output):     lax | im2col
 and the UpSampling + Conv decoder variant, then (each in a fresh process, since XLA reads its flags once)
 the best combination under a few XLA:CPU flag sets. All formulations compute the same function
-(tests/test_layers.py). Prints ms/step; `--out=PATH` also writes the results as JSON (the measurements quoted in
-the README are benchmarks/results/conv_formulations.json: pass that path to replace them on purpose).
+(tests/test_layers.py); the ones no family uses live in benchmarks/conv_variants.py. Prints ms/step; `--out=PATH`
+also writes the results as JSON (the measurements quoted in the README are benchmarks/results/conv_formulations.json:
+pass that path to replace them on purpose).
 
   python benchmarks/conv_formulations.py                                  # everything (several minutes on 2 cores)
   python benchmarks/conv_formulations.py --quick --out=runs/conv.json     # fewer steps, keep the JSON
@@ -43,6 +44,10 @@ def build(conv_impl: str, convt_impl: str, out_impl: str, decoder: str = "transp
   import optax
 
   from jaxgen.nn import layers
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  import conv_variants
+  conv_impl, out_impl = conv_variants.CONV[conv_impl], conv_variants.CONV[out_impl]
+  convt_impl = conv_variants.CONV_TRANSPOSE[convt_impl]
 
   class AE(nn.Module):
     @nn.compact

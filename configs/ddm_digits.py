@@ -26,7 +26,6 @@ def get_config():
   m.bottleneck_width = 32
   m.bottleneck_depth = 2
   m.embedding_dim = 32
-  m.conv_impl = "auto"                    # convolution formulation (jaxgen.nn.layers); auto picks per backend
   m.schedule = "offset_cosine"
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95

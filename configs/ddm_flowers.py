@@ -27,7 +27,6 @@ def get_config():
   m.bottleneck_width = 128
   m.bottleneck_depth = 2
   m.embedding_dim = 32                    # NOISE_EMBEDDING_SIZE
-  m.conv_impl = "auto"                    # convolution formulation (jaxgen.nn.layers); auto picks per backend
   m.schedule = "offset_cosine"            # also: "cosine", "linear" (DDPM's beta 1e-4 .. 0.02, T = 1000)
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95

@@ -69,11 +69,13 @@ def _first_line(text: str) -> str:
 
 def run(main) -> None:
   """`absl.app.run(main)` with flag and config errors turned into one line and exit status 2."""
+  from jaxgen import compile_cache
   from jaxgen.errors import JaxgenError
 
   def wrapped(argv):
     from absl import logging
     logging.set_verbosity(logging.WARNING)  # library INFO chatter (Orbax) stays out of the terminal
+    compile_cache.enable()                  # JAXGEN_COMPILATION_CACHE=off|DIR (default ~/.cache/jaxgen/xla)
     try:
       main(argv)
     except JaxgenError as e:

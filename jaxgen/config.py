@@ -34,6 +34,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.label = ""        # attribute used as the label where a data set has several (CelebA: "Blond_Hair")
 
   c.model = ml_collections.ConfigDict()
+  c.model.dtype = "float32"     # compute dtype of the networks: "float32" | "bfloat16" (params stay float32)
+  c.model.conv_impl = "auto"    # "auto" (CPU: matmul forms, GPU/TPU: XLA's) | "lax" | "matmul" | "space_to_depth"
   c.optim = ml_collections.ConfigDict()
 
   c.train = ml_collections.ConfigDict()
@@ -127,6 +129,8 @@ def validate_common(config: ml_collections.ConfigDict) -> None:
   check(config.data.channels in (1, 3), f"data.channels={config.data.channels!r} is not allowed; choose 1 or 3.")
   check(config.data.range in ("unit", "symmetric"),
         f"data.range={config.data.range!r} is not allowed; choose 'unit' or 'symmetric'.")
+  from jaxgen.nn import policy
+  policy.validate(config)
   check(int(config.data.image_size) >= 4, f"data.image_size={config.data.image_size!r} must be at least 4.")
   check(int(config.data.pad) >= 0, f"data.pad={config.data.pad!r} must be >= 0.")
   for key in ("num_steps", "batch_size", "log_every", "keep_checkpoints"):

@@ -34,7 +34,7 @@ import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers
+from jaxgen.nn import layers, policy
 from jaxgen.train import updates
 
 LOSS_KEYS = ["loss"]
@@ -135,7 +135,7 @@ def build_model(config, variational: bool) -> AutoEncoder:
   enc = Encoder(enc_f, int(m.latent_dim), bool(m.batch_norm), m.activation, variational)
   dec = Decoder((side, side, enc_f[-1]), tuple(m.decoder_features), int(d.channels), bool(m.batch_norm),
                 m.activation, m.decoder, m.output_layer)
-  return AutoEncoder(enc, dec)
+  return policy.configure(AutoEncoder(enc, dec), config)
 
 
 def validate_config(config) -> None:

@@ -42,6 +42,7 @@ from flax import struct
 from jaxgen import data as data_lib
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
 from jaxgen.samplers import diffusion as samplers
 from jaxgen.samplers import schedules
@@ -177,7 +178,7 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
   """Initial State; normalisation statistics from `example_batch["x"]` (pass real training data, see above)."""
   validate_config(config)
   x = np.asarray(example_batch["x"], np.float32)
-  network = build_network(config)
+  network = policy.configure(build_network(config), config)
   probe = jnp.zeros((1,) + x.shape[1:], jnp.float32)
   variables = network.init(key, probe, jnp.zeros((1,) + (1,) * (x.ndim - 1)), train=False)
   params = variables["params"]

@@ -51,7 +51,7 @@ from flax import struct
 
 from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers
+from jaxgen.nn import layers, policy
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, langevin
 
 BENCHMARK_CONFIGS = ["ebm_mnist"]
@@ -71,7 +71,7 @@ def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
   for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
   (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
   """
-  if impl != "auto":
+  if impl != "auto" or not layers.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.layers)
     return impl
   return "space_to_depth" if kernel_size > strides + 1 else "matmul"
 
@@ -248,7 +248,7 @@ def init(config, key: jax.Array, example_batch: dict) -> State:
   """Params (Keras init), Adam state and the replay buffer (`model.buffer_init` U(range) samples)."""
   k_params, k_buffer = jax.random.split(key)
   hp = make_hparams(config)
-  net = make_net(config)
+  net = policy.configure(make_net(config), config)
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]
   o = config.optim

@@ -41,7 +41,7 @@ from flax import struct
 from jaxgen import data as data_lib
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, require_keys, supported_options
-from jaxgen.nn import gan_nets
+from jaxgen.nn import gan_nets, policy
 from jaxgen.train import updates
 
 OBJECTIVES = ("bce", "wgan", "wgan_gp")
@@ -288,7 +288,7 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
   validate_config(config)
   hp = hparams(config)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
-  generator, critic = build_models(config, None if hp.toy else x.shape[1:])
+  generator, critic = (policy.configure(n, config) for n in build_models(config, None if hp.toy else x.shape[1:]))
   k_g, k_d, k_drop = jax.random.split(key, 3)
   z = jnp.zeros((x.shape[0], hp.latent_dim), jnp.float32)
   onehot = jnp.zeros((x.shape[0], hp.num_classes), jnp.float32) if hp.num_classes else None

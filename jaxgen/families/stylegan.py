@@ -42,6 +42,7 @@ from jaxgen.latent import directions as directions_lib
 from jaxgen.latent import edits as edits_lib
 from jaxgen.latent.mixing import broadcast_layers, random_crossover, style_mix
 from jaxgen.latent.truncation import truncate
+from jaxgen.nn import policy
 from jaxgen.nn.modulated import (SQRT2, EqualConv2D, EqualDense, MappingNetwork, StyleLayer, ToRGB, downsample2x,
                                  lrelu_gain, minibatch_stddev, upsample2x)
 
@@ -243,7 +244,7 @@ def build(config):
                                  int(m.mapping_layers), float(m.mapping_lr_mul), int(m.channel_base),
                                  int(m.channel_max)))
   disc = Discriminator(int(config.data.image_size), int(m.channel_base), int(m.channel_max), int(m.mbstd_group))
-  return gen, disc
+  return StyleGenerator(policy.configure(gen.net, config)), policy.configure(disc, config)
 
 
 def _adam(o) -> optax.GradientTransformation:
