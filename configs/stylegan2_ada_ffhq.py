@@ -60,6 +60,6 @@ def get_config():
   s.pca_samples = 10000
   s.boundary_samples = 4000
   s.layer_weights = "all"       # e.g. "coarse=1,middle=0.5,fine=0.1"
-  s.alpha_units = "raw"         # InterFaceGAN boundaries are unit normals: alpha in units of w
+  s.alpha_units = "std"         # alpha in standard deviations of w along the direction ("raw": units of w)
   s.interp_space = "w"
   return c

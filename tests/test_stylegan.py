@@ -201,6 +201,28 @@ def test_sample_outputs_grids(tiny_state):
     sg.sample_outputs(st, celeba, key, 2, {"direction": "boundary:1"})
 
 
+def test_saved_direction_combination_and_layer_weights_by_value(tiny_state, tmp_path):
+  """file: directions with raw alphas: row a = w + alpha_a * weights[l] * (c1 d1 + c2 d2), checked by rendering the
+  expected W+ directly."""
+  c, st = tiny_state
+  gen = st.generator
+  rng = np.random.default_rng(0)
+  d1, d2 = rng.normal(size=(1, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)
+  np.save(tmp_path / "d1.npy", d1)
+  np.save(tmp_path / "d2.npy", d2)
+  key = jax.random.PRNGKey(4)
+  opts = {"direction": f"2*file:{tmp_path / 'd1.npy'}+-0.5*file:{tmp_path / 'd2.npy'}", "alphas": "-1:1:3",
+          "layer_weights": "0:2=1,2:4=0.5", "alpha_units": "raw", "noise_mode": "none", "truncation": 1.0}
+  out = np.asarray(sg.sample_outputs(st, c, key, 2, opts)["samples"])
+  k_z, _, _ = jax.random.split(key, 3)
+  w = sg.sample_latents(st, k_z, 2)                                          # the same z draw as sample_outputs
+  d = 2 * d1[0] - 0.5 * d2
+  weights = np.array([1, 1, 0.5, 0.5], np.float32)
+  expected = np.asarray(w)[:, None, None, :] + np.array([-1, 0, 1])[None, :, None, None] * weights[:, None] * d
+  ref = np.asarray(sg.render(st, jnp.asarray(expected.reshape(6, 4, 8)), key, "none"))
+  np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_sample_outputs_interpolation(tiny_state):
   c, st = tiny_state
   out = sg.sample_outputs(st, c, jax.random.PRNGKey(0), 2, {"interpolate": 5})
@@ -223,7 +245,7 @@ def test_validate_config_errors():
     c[section][key] = value
     with pytest.raises(JaxgenError, match=match):
       sg.validate_config(c)
-  for name in ("stylegan_digits", "stylegan_mnist", "stylegan_celeba"):
+  for name in ("stylegan_digits", "stylegan_mnist", "stylegan_celeba", "stylegan2_ada_ffhq"):
     sg.validate_config(_config(name))
 
 

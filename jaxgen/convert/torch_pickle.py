@@ -132,9 +132,7 @@ def _load_from_bytes(data: bytes):
       storages[key] = _StorageRef(storage_type.dtype)
     return storages[key]
 
-  unpickler = RestrictedUnpickler(f)
-  unpickler.persistent_load = persistent_load
-  root = unpickler.load()
+  root = RestrictedUnpickler(f, storage_ids=persistent_load).load()
   keys = RestrictedUnpickler(f).load()
   for key in keys:
     ref = storages[key]
@@ -169,6 +167,10 @@ ALLOWED = {
 class RestrictedUnpickler(pickle.Unpickler):
   """pickle.Unpickler whose globals come only from `ALLOWED`; anything else raises UnsafePickleError."""
 
+  def __init__(self, file, storage_ids=None):
+    super().__init__(file)
+    self._storage_ids = storage_ids     # persistent ids are allowed only inside a storage's torch.save stream
+
   def find_class(self, module: str, name: str) -> Any:
     try:
       return ALLOWED[(module, name)]
@@ -176,6 +178,8 @@ class RestrictedUnpickler(pickle.Unpickler):
       raise UnsafePickleError(f"it refers to {module}.{name}, which a network pickle does not contain") from None
 
   def persistent_load(self, pid):
+    if self._storage_ids is not None:
+      return self._storage_ids(pid)
     raise UnsafePickleError(f"an unexpected persistent id {pid!r:.60}")
 
 

@@ -229,13 +229,10 @@ class Generator(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleGAN2ADAGenerator:
-  """Pure generator functions over a params pytree (the interface `jaxgen.latent` tools call). Hashable.
-
-  noise_mode "random": fresh N(0, 1) maps from `key` (key None: no noise); "const": the learned noise_const maps;
-  "none": no noise.
-  """
-  net: Generator
+class GeneratorFunctions:
+  """Pure functions of a style-based generator `net` (a Flax module with resolution, z_dim, w_dim, `map` and
+  `synthesize`) over a params pytree: what `jaxgen.latent` tools and the stylegan family call. Hashable."""
+  net: nn.Module
 
   @property
   def num_layers(self) -> int:
@@ -250,11 +247,18 @@ class StyleGAN2ADAGenerator:
     return self.net.w_dim
 
   def init(self, key: jax.Array):
-    return self.net.init(key, jnp.zeros((1, self.z_dim)))["params"]
+    return self.net.init(key, jnp.zeros((2, self.z_dim)))["params"]
 
   def mapping(self, params, z: jax.Array) -> jax.Array:
     """z (B, z_dim) -> w (B, w_dim)."""
-    return self.net.apply({"params": params}, z, method=Generator.map)
+    return self.net.apply({"params": params}, z, method=type(self.net).map)
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleGAN2ADAGenerator(GeneratorFunctions):
+  """The published generator's functions. noise_mode "random": fresh N(0, 1) maps from `key` (key None: no noise);
+  "const": the learned noise_const maps; "none": no noise."""
+  net: Generator
 
   def synthesis(self, params, w_plus: jax.Array, key: Optional[jax.Array] = None, noise_mode: str = "random"):
     """W+ (B, num_ws, w_dim) -> images (B, R, R, C) in [-1, 1] (unclipped)."""

@@ -26,13 +26,9 @@ from jaxgen.errors import choice
 from jaxgen.latent.mixing import broadcast_layers
 from jaxgen.nn.modulated import (SQRT2, EqualConv2D, EqualDense, MappingNetwork, StyleLayer, ToRGB, downsample2x,
                                  lrelu_gain, minibatch_stddev, upsample2x)
+from jaxgen.nn.stylegan2 import GeneratorFunctions, num_ws
 
 NOISE_MODES = ("random", "const", "none")
-
-
-def num_ws(resolution: int) -> int:
-  """Styles consumed by the synthesis network of an R x R image: 2 log2(R) - 2 (R=32 -> 8, R=64 -> 10)."""
-  return 2 * int(math.log2(resolution)) - 2
 
 
 def channels_at(res: int, channel_base: int, channel_max: int) -> int:
@@ -99,28 +95,9 @@ class Generator(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleGenerator:
-  """Pure generator functions over a params pytree: what `jaxgen.latent` tools and samplers call. Hashable."""
+class StyleGenerator(GeneratorFunctions):
+  """The compact generator's functions (mapping, init, num_layers, ... from GeneratorFunctions) and its noise."""
   net: Generator
-
-  @property
-  def num_layers(self) -> int:
-    return num_ws(self.net.resolution)
-
-  @property
-  def z_dim(self) -> int:
-    return self.net.z_dim
-
-  @property
-  def w_dim(self) -> int:
-    return self.net.w_dim
-
-  def init(self, key: jax.Array):
-    return self.net.init(key, jnp.zeros((2, self.z_dim)))["params"]
-
-  def mapping(self, params, z: jax.Array) -> jax.Array:
-    """z (B, z_dim) -> w (B, w_dim)."""
-    return self.net.apply({"params": params}, z, method=Generator.map)
 
   def noise(self, key: Optional[jax.Array], batch: int, mode: str = "random") -> Optional[tuple]:
     """Per-layer noise maps: "random" (B, H, W, 1) per sample, "const" one map per layer shared by the batch

@@ -21,23 +21,40 @@ def setup_filter(taps: Sequence[float] = FIR_1331, normalize: bool = True) -> np
   return (f / f.sum() if normalize else f).astype(np.float32)
 
 
+def _fir_1d(x: jax.Array, taps: np.ndarray, axis: int) -> jax.Array:
+  """Valid correlation of x with 1-D `taps` along `axis`, as a sum of shifted slices (cheap to compile, no conv)."""
+  n = x.shape[axis] - len(taps) + 1
+  out = None
+  for t, c in enumerate(taps):
+    if c == 0:
+      continue
+    term = jax.lax.slice_in_dim(x, t, t + n, axis=axis) * jnp.asarray(c, x.dtype)
+    out = term if out is None else out + term
+  return out if out is not None else jnp.zeros_like(jax.lax.slice_in_dim(x, 0, n, axis=axis))
+
+
 def upfirdn2d(x: jax.Array, f, up: int = 1, down: int = 1, padding: Sequence[int] = (0, 0, 0, 0),
               flip_filter: bool = False, gain: float = 1.0) -> jax.Array:
-  """x (B, H, W, C); f (fh, fw); padding (x0, x1, y0, y1) in pixels of the upsampled image (negative = crop).
+  """x (B, H, W, C); f (fh, fw) (a constant); padding (x0, x1, y0, y1) in pixels of the upsampled image (negative
+  = crop). Returns (B, H', W', C) with H' = (H * up + y0 + y1 - fh) // down + 1 (and likewise W').
 
-  Returns (B, H', W', C) with H' = (H * up + y0 + y1 - fh) // down + 1 (and likewise W').
+  The filter is applied as sums of shifted slices: separably (two 1-D passes) when f has rank 1, as [1,3,3,1] does.
   """
   px0, px1, py0, py1 = padding
-  f = jnp.asarray(f, x.dtype) * gain
+  f = np.asarray(f, np.float64) * gain
   if not flip_filter:
     f = f[::-1, ::-1]
   # Zero insertion (interior padding up - 1, and up - 1 trailing zeros as the reference's reshape) and padding.
   x = jax.lax.pad(x, jnp.zeros((), x.dtype),
                   [(0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)])
-  c = x.shape[-1]
-  kernel = jnp.broadcast_to(f[:, :, None, None], f.shape + (1, c))
-  x = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                   feature_group_count=c)
+  u, s, vt = np.linalg.svd(f)
+  if s.size > 1 and s[1] <= 1e-7 * s[0]:                     # separable: f = outer(fy, fx)
+    x = _fir_1d(x, u[:, 0] * np.sqrt(s[0]), axis=1)
+    x = _fir_1d(x, vt[0] * np.sqrt(s[0]), axis=2)
+  else:
+    rows = [_fir_1d(jax.lax.slice_in_dim(x, i, x.shape[1] - f.shape[0] + 1 + i, axis=1), f[i], axis=2)
+            for i in range(f.shape[0])]
+    x = sum(rows[1:], rows[0])
   return x[:, ::down, ::down]
 
 

@@ -13,6 +13,7 @@ lazy R1); no path-length regularisation.
 import jax
 import jax.numpy as jnp
 
+from jaxgen.errors import JaxgenError
 from jaxgen.families.gan import gradient_penalty
 from jaxgen.families.stylegan.model import State
 from jaxgen.latent.mixing import broadcast_layers, random_crossover, style_mix
@@ -70,6 +71,9 @@ def g_loss(g_params, state: State, d_params, batch: int, key):
 
 def train_step(state: State, batch, key):
   """`n_critic` discriminator updates, then one generator update, EMA and w_avg updates."""
+  if state.discriminator is None:
+    raise JaxgenError("this run is inference-only (model.inference_only, e.g. converted from a pretrained pickle): "
+                      "it has no discriminator or optimizer state to train; train a new run from a config instead.")
   real = batch["x"].astype(jnp.float32)
   hp = state.hp
   k_d, k_g = jax.random.split(key)
