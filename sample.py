@@ -6,7 +6,8 @@
 Family options (a family rejects those it does not support, naming the ones it does):
   --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
-  --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL  --alphas=-4:4:7  --mix-crossover=L (style-based)
+  --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
+  --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
 """
 import os
 
@@ -32,12 +33,16 @@ flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generat
 flags.DEFINE_float("truncated_z", None, "GANs: sample z from N(0, I) truncated to [-t, t] (the truncation trick).")
 flags.DEFINE_integer("interpolate", None, "Frames of an interpolation between pairs of latents/noises.")
 flags.DEFINE_integer("latent_grid", None, "AE/VAE: decode an n x n grid over the first two latent dimensions.")
-flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K or boundary:LABEL.")
+flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K, boundary:LABEL, file:PATH.npy, or a "
+                    "combination like '1*file:age.npy+0.5*file:smile.npy'; two joined by ',' give a grid.")
 flags.DEFINE_string("alphas", None, "Edit strengths lo:hi:n, e.g. -4:4:7.")
 flags.DEFINE_integer("mix-crossover", None, "Style mixing: layers [0, L) from one latent, the rest from another.")
+flags.DEFINE_string("layer_weights", None, "Style-based edits: per-layer weights, one number per W+ layer, ranges "
+                    "'0:7=1,7:12=0.5' or presets 'coarse=1,middle=0.5,fine=0.1'.")
+flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 'const' (fixed maps) or 'none'.")
 
 OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
-                "interpolate", "latent_grid", "direction", "alphas", "mix-crossover")
+                "interpolate", "latent_grid", "direction", "alphas", "mix-crossover", "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:
