@@ -3,6 +3,10 @@
   python sample.py --workdir=runs/ddm_digits --num=64 --out=samples.png [--seed=0]
   python sample.py --workdir=runs/ddm_digits --num=1000 --out=samples.npz   # key "samples" (+ "labels")
 
+More than 1,000 samples are drawn 1,000 at a time (see jaxgen.Run.sample_outputs_batched). Errors are one
+`error:` line: exit 2 for bad flags or an unreadable workdir/checkpoint (the message names the step and the
+--step values that remain), 1 for an unwritable --out or out of memory.
+
 Family options (a family rejects those it does not support, naming the ones it does):
   --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
@@ -63,10 +67,10 @@ def main(argv):
   import jax
   import jaxgen
   from jaxgen import viz
+  cli.check_writable(FLAGS.out, "--out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
-  out = run.sample_outputs(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
+  out = run.sample_outputs_batched(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
   samples = np.asarray(out["samples"], np.float32)
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   if ext == ".npz":
     arrays = {"samples": samples}
     if "labels" in out:

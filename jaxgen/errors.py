@@ -43,3 +43,9 @@ def choice(name: str, value, allowed) -> None:
   allowed = list(allowed)
   if value not in allowed:
     raise JaxgenError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}.")
+
+
+class RunFailure(RuntimeError):
+  """A run that cannot go on for a reason outside the user's flags (disk full, a failed checkpoint save, out of
+  memory). The command-line tools print the message as one `error:` line and exit with `exit_code`."""
+  exit_code = 1
