@@ -256,7 +256,7 @@ def main(argv):
   from absl import flags, logging
   from jaxgen import cli
   import jaxgen
-  logging.set_verbosity(logging.WARNING)     # keep orbax's restore chatter out of the table
+  logging.set_verbosity(logging.ERROR)     # keep orbax's restore chatter out of the table
   FLAGS = flags.FLAGS
   if len(argv) > 1:
     cli.fail(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
@@ -266,12 +266,12 @@ def main(argv):
     cli.fail(f"--num={FLAGS.num} must be an integer >= 2.")
   if FLAGS.iwae_k < 1:
     cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
+  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
+  cli.check_writable(path, "--json" if FLAGS.json else "--json (default <workdir>/evaluate.json)")
   options = {"steps": FLAGS.steps} if FLAGS.steps is not None else {}
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True, sample_options=options)
   print(format_table(result))
-  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(result, f, indent=2)
   print(f"wrote {path}")
