@@ -179,31 +179,44 @@ def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "mean"):
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
-  """What the autoencoder's steps need besides the State's leaves (hashable, static under jit).
+  """What the AE's and VAE's steps need besides the State's leaves (hashable, static under jit).
 
-  recon_loss: "bce" | "mse", averaged over pixels; box_decay: EMA decay of the embedding box.
+  recon_loss "bce" | "mse" with weight recon_weight and pixel reduction recon_reduction "mean" | "sum" (the
+  VAE's w·recon_b; the autoencoder's loss is by definition the pixel-mean error, w = 1); box_decay: EMA decay of
+  the autoencoder's embedding box (unused by the VAE).
   """
   latent_dim: int
   recon_loss: str
+  recon_weight: float
+  recon_reduction: str
   box_decay: float
 
   @classmethod
-  def from_config(cls, config) -> "HParams":
+  def from_config(cls, config, variational: bool = False) -> "HParams":
     m = config.model
-    return cls(latent_dim=int(m.latent_dim), recon_loss=m.recon_loss, box_decay=float(m.box_decay))
+    if variational:
+      return cls(int(m.latent_dim), m.recon_loss, float(m.recon_weight), m.recon_reduction, box_decay=0.0)
+    return cls(int(m.latent_dim), m.recon_loss, recon_weight=1.0, recon_reduction="mean", box_decay=float(m.box_decay))
 
 
 @struct.dataclass
-class State:
+class BaseState:
+  """What the AE and the VAE train (the VAE's whole State): network parameters, BatchNorm statistics, optimizer
+  state and step; the module, optimizer and HParams are static."""
   params: Any
   batch_stats: Any
   opt_state: Any
   step: jax.Array
-  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
-  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
   model: AutoEncoder = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
   hp: HParams = struct.field(pytree_node=False)
+
+
+@struct.dataclass
+class State(BaseState):
+  """The autoencoder's State: BaseState and the bounding box of its embeddings that `sample` draws from."""
+  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
+  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -225,7 +238,7 @@ def init(config, key, example_batch) -> State:
                model=model, tx=tx, hp=HParams.from_config(config))
 
 
-def _variables(state, params=None):
+def model_variables(state, params=None):
   v = {"params": state.params if params is None else params}
   if state.batch_stats:
     v["batch_stats"] = state.batch_stats
@@ -257,17 +270,14 @@ def train_step(state: State, batch, key):
 
 def _forward(state, params, x, train: bool):
   """(logits, z, batch_stats) — BatchNorm uses batch statistics and returns updated ones when train."""
-  variables = _variables(state, params)
+  def fwd(m, x):
+    z = m.encode(x, train)
+    return m.decode(z, train), z
+
+  variables = model_variables(state, params)
   if train and state.batch_stats:
-    def fwd(m, x):
-      z = m.encode(x, True)
-      return m.decode(z, True), z
     (logits, z), upd = state.model.apply(variables, x, method=fwd, mutable=["batch_stats"])
     return logits, z, upd["batch_stats"]
-
-  def fwd(m, x):
-    z = m.encode(x, False)
-    return m.decode(z, False), z
   logits, z = state.model.apply(variables, x, method=fwd)
   return logits, z, state.batch_stats
 
@@ -285,12 +295,12 @@ def eval_step(state: State, batch, key):
 
 def encode(state: State, x):
   """Embeddings z (B, latent) of images x (B, H, W, C) in [0, 1] (inference mode)."""
-  return state.model.apply(_variables(state), x, method=AutoEncoder.encode)
+  return state.model.apply(model_variables(state), x, method=AutoEncoder.encode)
 
 
 def decoder_logits(state: State, z):
   """Decoder logits (B, H, W, C) for latents z (B, latent)."""
-  return state.model.apply(_variables(state), z, method=AutoEncoder.decode)
+  return state.model.apply(model_variables(state), z, method=AutoEncoder.decode)
 
 
 def decode(state: State, z):
