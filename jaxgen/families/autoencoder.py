@@ -34,6 +34,7 @@ import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.latent.grid import latent_grid
 from jaxgen.nn import layers, policy
 from jaxgen.train import updates
 
@@ -319,17 +320,6 @@ def embedding_box(state: State, x, batch_size: int = 500):
   zs = [np.asarray(enc(jnp.asarray(x[i:i + batch_size]))) for i in range(0, len(x), batch_size)]
   z = np.concatenate(zs)
   return z.min(axis=0), z.max(axis=0)
-
-
-def latent_grid(xs, ys, latent_dim: int, dims=(0, 1)):
-  """(len(ys)·len(xs), latent) points of the grid xs × ys in latent `dims` (others 0), row-major: row i holds
-  ys[i] in dims[1] and the columns run over xs in dims[0] — the layout of the reference's plotted grids (pass
-  ys from high to low for the top row to be the highest)."""
-  xs, ys = np.asarray(xs, np.float32), np.asarray(ys, np.float32)
-  z = np.zeros((len(ys), len(xs), latent_dim), np.float32)
-  z[:, :, dims[0]] = xs[None, :]
-  z[:, :, dims[1]] = ys[:, None]
-  return jnp.asarray(z.reshape(-1, latent_dim))
 
 
 def box_grid(lo, hi, n: int, dims=(0, 1)):

@@ -36,6 +36,7 @@ import numpy as np
 from jaxgen.errors import check, choice, supported_options
 from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
+from jaxgen.latent.grid import latent_grid
 from jaxgen.metrics import likelihood
 from jaxgen.train import updates
 
@@ -195,7 +196,7 @@ def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
   """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0),
   evenly spaced in prior probability; the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
   q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
-  return ae.latent_grid(q, q[::-1], latent_dim, dims)
+  return latent_grid(q, q[::-1], latent_dim, dims)
 
 
 def interpolate(state: State, x0, x1, num: int = 10):
