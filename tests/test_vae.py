@@ -118,11 +118,11 @@ def test_encode_decode_sample_tools(tmp_path):
                              rtol=1e-5)
   s = vae.sample(state, jax.random.PRNGKey(2), 7)
   assert s.shape == (7, 8, 8, 1) and float(s.min()) >= 0 and float(s.max()) <= 1
-  out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"interpolate": 4})
+  out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_grid": 4})
   assert out["samples"].shape == (16, 8, 8, 1) and out["ncols"] == 4
   with pytest.raises(JaxgenError, match="label"):
     vae.sample(state, jax.random.PRNGKey(2), 3, label=1)
-  grid = np.asarray(vae.latent_grid(3, 2))
+  grid = np.asarray(vae.prior_grid(3, 2))
   assert grid[0, 0] < 0 and grid[2, 0] > 0 and grid[0, 1] > 0 and grid[6, 1] < 0   # x left->right, y top->bottom
   assert vae.interpolate(state, x[0], x[1], 4).shape == (4, 8, 8, 1)
   path = os.path.join(tmp_path, "hist.png")

@@ -373,12 +373,14 @@ def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
 
 
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step."""
+  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step, each
+  column labelled t = the number of Langevin updates behind it."""
   steps, chain = _parse_options(state, options)
   samples = sample(state, key, num, **options)
   out = {"samples": samples}
   if chain:
     out["ncols"] = len(chain_steps(steps))
+    out["col_labels"] = [f"t={i + 1}" for i in chain_steps(steps)]
   return out
 
 
@@ -419,7 +421,9 @@ def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.
   from jaxgen import viz
   from jaxgen.metrics import density
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
-  viz.save_heatmap(grid[::-1], path, scale=max(1, 512 // resolution))   # row 0 = top = largest y
+  modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
+  viz.save_heatmap(grid[::-1], path, extent=density_box(state), label="log p(x)", modes=modes,  # row 0 = top
+                   title=f"learned density, step {int(state.step)}")
   return grid
 
 

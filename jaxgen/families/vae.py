@@ -21,18 +21,18 @@ For the importance-weighted bound (jaxgen.metrics.likelihood): `encode(state, x)
 `decoder_logits(state, z)` and `log_px_given_z(state, z, x) -> (B,)` (Bernoulli for "bce"; Gaussian with the
 σ² implied by the loss, above, for "mse").
 
-Latent tools: `sample` (prior), `reconstruct`, `latent_grid` (the reference's norm.ppf grid),
+Latent tools: `sample` (prior), `reconstruct`, `prior_grid` (the reference's norm.ppf grid),
 `interpolate` (lerp between two encodings), `attribute_vector` / `apply_vector` (jaxgen.latent.attributes),
 `latent_histograms_png` (histograms of latent dims against the N(0,1) pdf).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 from flax import struct
@@ -40,20 +40,18 @@ from flax import struct
 from jaxgen.errors import check, choice, supported_options
 from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
+from jaxgen.metrics import likelihood
+from jaxgen.train import updates
 
-BENCHMARK_CONFIGS = ["vae_fashion_mnist", "vae_celeba"]
 LOSS_KEYS = ["loss", "reconstruction", "kl"]
-SAMPLE_OPTIONS = ("interpolate",)
-LOG_2PI = math.log(2 * math.pi)
+SAMPLE_OPTIONS = ae.SAMPLE_OPTIONS
+
+# KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,).
+kl_divergence = likelihood.gaussian_kl
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The objective as pure functions.
-
-
-def kl_divergence(mean, logvar):
-  """KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,)."""
-  return -0.5 * jnp.sum(1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1)
 
 
 def reparameterize(key, mean, logvar):
@@ -92,6 +90,22 @@ def gaussian_sigma(recon_weight: float, recon_reduction: str, num_pixels: int) -
 # State, init, steps.
 
 
+@dataclasses.dataclass(frozen=True)
+class HParams:
+  """What the VAE's steps need besides the State's leaves (hashable, static under jit): the loss
+  w·recon_b + KL_b with recon_loss "bce" | "mse", weight w and pixel reduction "mean" | "sum"."""
+  latent_dim: int
+  recon_loss: str
+  recon_weight: float
+  recon_reduction: str
+
+  @classmethod
+  def from_config(cls, config) -> "HParams":
+    m = config.model
+    return cls(latent_dim=int(m.latent_dim), recon_loss=m.recon_loss, recon_weight=float(m.recon_weight),
+               recon_reduction=m.recon_reduction)
+
+
 @struct.dataclass
 class State:
   params: Any
@@ -100,7 +114,7 @@ class State:
   step: jax.Array
   model: ae.AutoEncoder = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: Any = struct.field(pytree_node=False)
+  hp: HParams = struct.field(pytree_node=False)
 
 
 def validate_config(config) -> None:
@@ -118,7 +132,7 @@ def init(config, key, example_batch) -> State:
   tx = ae.make_optimizer(config)
   return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
                opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32), model=model, tx=tx,
-               hp=ml_collections.FrozenConfigDict({"model": config.model.to_dict(), "data": config.data.to_dict()}))
+               hp=HParams.from_config(config))
 
 
 def _variables(state, params=None):
@@ -144,8 +158,8 @@ def _forward(state, params, x, key, train: bool):
 
 
 def _loss_settings(state):
-  m = state.hp.model
-  return m.recon_loss, float(m.recon_weight), m.recon_reduction
+  hp = state.hp
+  return hp.recon_loss, hp.recon_weight, hp.recon_reduction
 
 
 def train_step(state: State, batch, key):
@@ -158,9 +172,8 @@ def train_step(state: State, batch, key):
     return loss, (metrics, stats)
 
   (_, (metrics, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  return state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
-                       batch_stats=stats, step=state.step + 1), metrics
+  params, opt_state = updates.apply_gradients(state.tx, state.params, state.opt_state, grads)
+  return state.replace(params=params, opt_state=opt_state, batch_stats=stats, step=state.step + 1), metrics
 
 
 def eval_step(state: State, batch, key):
@@ -195,11 +208,9 @@ def decode(state: State, z):
 def _log_px(state, logits, x):
   recon_loss, weight, reduction = _loss_settings(state)
   if recon_loss == "bce":
-    return -reconstruction_error(x, logits, "bce", "sum")
-  pixels = int(np.prod(x.shape[1:]))
-  sigma = gaussian_sigma(weight, reduction, pixels)
-  se = reconstruction_error(x, logits, "mse", "sum")
-  return -se / (2 * sigma ** 2) - pixels * (math.log(sigma) + 0.5 * LOG_2PI)
+    return likelihood.bernoulli_log_likelihood(logits, x)
+  sigma = gaussian_sigma(weight, reduction, int(np.prod(x.shape[1:])))
+  return likelihood.gaussian_log_likelihood(jax.nn.sigmoid(logits), x, sigma)
 
 
 def log_px_given_z(state: State, z, x):
@@ -216,18 +227,14 @@ def reconstruct(state: State, x, key=None):
 
 def sample_prior(state: State, key, num: int):
   """(num, latent) draws from N(0, I)."""
-  return jax.random.normal(key, (num, int(state.hp.model.latent_dim)))
+  return jax.random.normal(key, (num, state.hp.latent_dim))
 
 
-def latent_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
-  """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0);
-  the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
-  from scipy.stats import norm
-  q = norm.ppf(np.linspace(eps, 1 - eps, n)).astype(np.float32)
-  z = np.zeros((n, n, latent_dim), np.float32)
-  z[:, :, dims[0]] = q[None, :]
-  z[:, :, dims[1]] = q[::-1][:, None]
-  return jnp.asarray(z.reshape(n * n, latent_dim))
+def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
+  """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0),
+  evenly spaced in prior probability; the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
+  q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
+  return ae.latent_grid(q, q[::-1], latent_dim, dims)
 
 
 def interpolate(state: State, x0, x1, num: int = 10):
@@ -270,18 +277,15 @@ def latent_histograms_png(z, path: str, num_dims: int = 50, bins: int = 30, ncol
 
 
 def sample(state: State, key, num: int, **options):
-  """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); interpolate=n: the n×n Φ⁻¹ grid over the
+  """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); latent_grid=n: the n×n Φ⁻¹ grid over the
   first two latent dims instead."""
-  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return decode(state, latent_grid(n, int(state.hp.model.latent_dim)))
+  options = supported_options("the vae family", options, SAMPLE_OPTIONS, renamed=ae.RENAMED_OPTIONS)
+  if options.get("latent_grid"):
+    return decode(state, prior_grid(int(options["latent_grid"]), state.hp.latent_dim))
   return decode(state, sample_prior(state, key, num))
 
 
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
-  return {"samples": sample(state, key, num)}
+  """`sample.py` outputs: prior samples, or with `latent_grid=n` the n×n Φ⁻¹ grid (ncols n)."""
+  del config
+  return ae.grid_outputs(sample, "the vae family", state, key, num, options)
