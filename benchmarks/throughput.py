@@ -368,8 +368,10 @@ def sample_settings(name: str, config, quick: bool, sample_steps: dict | None = 
 
 def benchmark_config(name: str, *, quick: bool = False, warmup: int = 2, windows: int = 5,
                      window_steps: int | None = None, sample_calls: int = 3, seed: int = 0,
-                     dtype: str | None = None, sample_steps: dict | None = None, conv_impl: str | None = None) -> dict:
-  """Times one config's train step and sampler; returns a JSON-ready record."""
+                     dtype: str | None = None, sample_steps: dict | None = None, conv_impl: str | None = None,
+                     flops_only: bool = False) -> dict:
+  """Times one config's train step and sampler; returns a JSON-ready record (`flops_only`: the jaxpr FLOP count
+  of the train step only: no compilation, no timing)."""
   import jax
   import numpy as np
   from jaxgen import families
@@ -391,6 +393,10 @@ def benchmark_config(name: str, *, quick: bool = False, warmup: int = 2, windows
                               if hasattr(x, "dtype") and np.issubdtype(x.dtype, np.floating)))
 
   batch = jax.device_put(batch)
+  if flops_only:
+    flops, unknown = jaxpr_matmul_flops(jax.make_jaxpr(family.train_step)(state, batch, k_train).jaxpr)
+    rec["flops"] = {"matmul": flops, **({"note": "a while loop was counted once"} if unknown else {})}
+    return rec
   t0 = time.perf_counter()
   compiled = jax.jit(family.train_step).lower(state, batch, k_train).compile()
   rec["compile_s"] = round(time.perf_counter() - t0, 3)
@@ -493,6 +499,8 @@ def _run_isolated(name: str, args) -> dict:
       cmd.append(f"--sample_steps={args.sample_steps}")
     if args.conv_impl:
       cmd.append(f"--conv_impl={args.conv_impl}")
+    if args.flops_only:
+      cmd.append("--flops_only")
     if args.quick:
       cmd.append("--quick")
     if args.window_steps:
@@ -559,6 +567,7 @@ def main(argv=None) -> int:
                  "(default: the config's).")
   p.add_argument("--conv_impl", default="", choices=("", "auto", "lax", "matmul", "space_to_depth"),
                  help="model.conv_impl (default: the config's).")
+  p.add_argument("--flops_only", action="store_true", help="Only count each train step's matmul FLOPs (no timing).")
   p.add_argument("--reference", action="store_true", help="Only the families' BENCHMARK_CONFIGS (reference sizes).")
   p.add_argument("--nopeak", action="store_true", help="Skip the peak FLOP/s measurement (isolated children).")
   args = p.parse_args(argv)
@@ -598,7 +607,8 @@ def main(argv=None) -> int:
       try:
         rec = benchmark_config(name, quick=args.quick, warmup=args.warmup, windows=args.windows,
                                window_steps=args.window_steps or None, seed=args.seed, dtype=args.dtype or None,
-                               sample_steps=parse_sample_steps(args.sample_steps), conv_impl=args.conv_impl or None)
+                               sample_steps=parse_sample_steps(args.sample_steps), conv_impl=args.conv_impl or None,
+                               flops_only=args.flops_only)
       except Exception as e:
         if args.quiet:
           traceback.print_exc()
@@ -611,12 +621,14 @@ def main(argv=None) -> int:
     add_fraction_of_peak(rec, info["peak_flops"])
     results.append(rec)
     write(final=False)                    # a partial file survives an interrupted long run
-    if not args.quiet:
+    if not args.quiet and args.flops_only:
+      print(f"    {rec.get('error') or '%.4g FLOPs per step' % rec['flops']['matmul']}", flush=True)
+    elif not args.quiet:
       print(f"    error: {rec['error']}" if "error" in rec else
             f"    {rec['ms_per_step']:.2f} ms/step, {rec['flops_per_s'] / 1e9:.2f} GFLOP/s"
             f"{' (%.1f %% of peak)' % (100 * rec['fraction_of_peak']) if 'fraction_of_peak' in rec else ''}, "
             f"compile {rec['compile_s']:.1f} s", flush=True)
-  if not args.quiet:
+  if not args.quiet and not args.flops_only:
     print(format_table(results))
   write(final=True)
   if args.json and not args.quiet:

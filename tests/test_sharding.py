@@ -12,7 +12,7 @@ from jaxgen import data as data_lib
 from jaxgen import families
 from jaxgen.train import loop, sharding
 
-CONFIGS = {"diffusion": ("ddm_toy2d", {}), "gan": ("wgan_gp_toy2d", {}), "ebm": ("ebm_toy2d", {})}
+CONFIGS = {"diffusion": ("ddm_toy2d", 8), "gan": ("wgan_gp_toy2d", 10), "ebm": ("ebm_toy2d", 8)}  # (config, batch)
 
 
 def _host_init(config, key, batch):
@@ -21,10 +21,10 @@ def _host_init(config, key, batch):
 
 @pytest.mark.parametrize("family", list(CONFIGS))
 def test_init_replicated_equals_host_init(family):
-  name, overrides = CONFIGS[family]
-  config = load_config(name, **overrides, **{"train.batch_size": 8})
+  name, batch_size = CONFIGS[family]   # wgan_gp_toy2d: the batch splits over n_critic = 5 critic updates
+  config = load_config(name, **{"train.batch_size": batch_size})
   fam = families.get(config.family)
-  batch = data_lib.example_batch(config, 8)
+  batch = data_lib.example_batch(config, batch_size)
   batch["x"] = np.random.default_rng(0).normal(size=batch["x"].shape).astype(np.float32)
   key = jax.random.PRNGKey(3)
   mesh = sharding.make_mesh()
@@ -40,7 +40,8 @@ def test_init_replicated_equals_host_init(family):
   assert len(pointers) == sum(1 for x in leaves if x.size)
   # The abstract State (for restoring checkpoints) has the same structure, shapes, dtypes and sharding.
   abstract = sharding.abstract_replicated(fam.init, config, key, batch, mesh)
-  assert jax.tree.structure(abstract) == jax.tree.structure(state)
+  paths = lambda tree: [p for p, _ in jax.tree_util.tree_leaves_with_path(tree)]   # (optax closures differ per init)
+  assert paths(abstract) == paths(state)
   for s, a in zip(jax.tree.leaves(abstract), leaves):
     assert (s.shape, s.dtype, s.sharding) == (a.shape, a.dtype, a.sharding)
 
@@ -57,9 +58,8 @@ def test_loop_init_and_load_use_the_mesh(tmp_path):
   run = jaxgen.load(str(tmp_path))
   assert run.step == 2
   for a, b in zip(jax.tree.leaves(run.state), jax.tree.leaves(trained), strict=True):
-    assert a.sharding.is_equivalent_to(sharding.replicated(run_mesh := sharding.make_mesh()), a.ndim)
+    assert a.sharding.is_equivalent_to(sharding.replicated(mesh), a.ndim)
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-  del run_mesh
 
 
 TWO_DEVICES = r"""
@@ -67,9 +67,9 @@ import jax, numpy as np
 from conftest import load_config
 from jaxgen import data as data_lib, families
 from jaxgen.train import sharding
-config = load_config("wgan_gp_toy2d", **{"train.batch_size": 8})
+config = load_config("wgan_gp_toy2d", **{"train.batch_size": 10})
 fam = families.get(config.family)
-batch = data_lib.example_batch(config, 8)
+batch = data_lib.example_batch(config, 10)
 mesh = sharding.make_mesh()
 state = sharding.init_replicated(fam.init, config, jax.random.PRNGKey(0), batch, mesh)
 host = fam.init(config, jax.random.PRNGKey(0), batch)
