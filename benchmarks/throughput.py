@@ -26,7 +26,7 @@ Per config, after `init` on a synthetic batch of the right shape and range (unif
                  images/s, and for iterative samplers (config.sample.steps) sampler steps/s and image-steps/s
   memory         GPU/TPU: `device.memory_stats()` peak bytes; CPU: peak process RSS (ru_maxrss) of the config's
                  own process (configs run in separate processes unless --noisolate)
-The Keras/TF 2.15 CPU medians of REFERENCE.md §10 are printed beside the configs they were measured for, with the
+The Keras/TF 2.15 CPU medians of docs/reference.md §10 are printed beside the configs they were measured for, with the
 speed-up (reference ms / jaxgen ms) when the batch sizes agree. Numbers from a shared machine are noisy: the JSON
 records the load average before and after each config.
 """
@@ -51,7 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-# REFERENCE.md §10, TF 2.15 (Keras 2) on the project's 2-vCPU AMD EPYC: (batch, median ms per train step,
+# docs/reference.md §10, TF 2.15 (Keras 2) on the project's 2-vCPU AMD EPYC: (batch, median ms per train step,
 # how the notebook runs it) and, where the notebook's "as written" mode is eager, the tf.function variant too.
 KERAS_TRAIN_MS = {
     "autoencoder_fashion": {"batch": 100, "ms": 39.5, "mode": "graph (fit)"},

@@ -1,4 +1,4 @@
-"""The config schema every experiment shares (DESIGN.md §7).
+"""The config schema every experiment shares (docs/design.md §7).
 
 Each file in `configs/` starts from :func:`base_config` and fills in its family's fields, so the names the
 command line overrides (`--config.train.num_steps=300`) are the same for every family.

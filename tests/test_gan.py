@@ -182,7 +182,7 @@ def _count(tree):
 
 
 @pytest.mark.parametrize("name, g_total, g_train, d_total, d_train", [
-    ("dcgan_lego", 3_576_576, 3_574_656, 2_765_312, 2_763_520),      # REFERENCE.md §4
+    ("dcgan_lego", 3_576_576, 3_574_656, 2_765_312, 2_763_520),      # docs/reference.md §4
     ("wgan_gp_celeba", 3_808_003, 3_806_083, 2_764_737, 2_764_737),  # §5
     ("cgan_celeba", 729_859, 728_963, 662_977, 662_977),             # §6
 ])

@@ -1,4 +1,4 @@
-"""Autoencoder with a 2-d embedding (REFERENCE.md §1, notebook 03_vae/01_autoencoder).
+"""Autoencoder with a 2-d embedding (docs/reference.md §1, notebook 03_vae/01_autoencoder).
 
 Encoder: [Conv 3×3 stride 2 "same" → (BatchNorm) → activation] × len(encoder_features) → Flatten → Dense(latent).
 Decoder (`model.decoder`):

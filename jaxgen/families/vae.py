@@ -1,4 +1,4 @@
-"""Variational autoencoder (REFERENCE.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
+"""Variational autoencoder (docs/reference.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
 
 q(z|x) = N(mean, diag(exp(logvar))) from the encoder's two Dense heads; z = mean + exp(logvar/2)·ε
 (reparameterization); decoder logits for p(x|z); prior N(0, I).
