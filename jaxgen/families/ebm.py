@@ -78,7 +78,6 @@ from jaxgen.nn import layers, policy
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
 from jaxgen.train.updates import apply_gradients
 
-BENCHMARK_CONFIGS = ["ebm_mnist"]
 LOSS_KEYS = ["loss", "cdiv", "reg", "real", "fake"]
 SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
 
