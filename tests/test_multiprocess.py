@@ -16,7 +16,7 @@ from conftest import ROOT
 ARGS = ["--config=configs/vae_digits.py", "--config.train.batch_size=16", "--config.train.log_every=2",
         "--config.train.checkpoint_every=4", "--config.train.sample_every=0", "--config.train.eval_every=0",
         "--config.data.image_size=8", "--config.model.encoder_features=(4,)", "--config.model.decoder_features=(4,)"]
-TIMEOUT = 240
+TIMEOUT = 600  # generous: a loaded 2-core machine needs minutes per start; an idle one ~20 s
 
 # train.py, with an optional fault: the process sends itself signal SIG while fetching the batch of step STEP.
 WRAPPER = """
