@@ -109,7 +109,8 @@ def test_sigterm_to_one_process_then_kill_both_then_resume(tmp_path, reference):
   for rc, out, err in results:
     assert rc == 0, err[-3000:]
   assert "saved checkpoint step 3" in results[0][1], results[0][1]
-  assert results[1][1] == ""  # only process 0 prints
+  # only process 0 prints (gloo's own connection line aside)
+  assert [l for l in results[1][1].splitlines() if not l.startswith("[Gloo]")] == []
   steps = sorted(int(s) for s in os.listdir(f"{workdir}/checkpoints") if s.isdigit())
   assert steps == [3]
   # Resumed, both processes are killed (-9) after step 7; the checkpoint of step 4 (or 3) remains.
