@@ -32,6 +32,8 @@ def get_config():
   m.gp_weight = 10.0                   # GP_WEIGHT
   m.gp_alpha_dist = "uniform"          # paper; the notebook draws alpha ~ N(0,1): --config.model.gp_alpha_dist=normal
   m.critic_data = "same"
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

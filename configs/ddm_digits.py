@@ -30,12 +30,14 @@ def get_config():
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95
   m.loss = "mae"
-  m.ema = 0.999
+  m.ema_decay = 0.999
   m.ema_warmup = True                     # decay min(0.999, (1+n)/(10+n)): without it 0.999^2000 = 13% of the EMA is still the init
   m.ddpm_variance = "posterior"
 
   o = c.optim
   o.learning_rate = 1e-3
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.weight_decay = 1e-4
   o.eps = 1e-7
 

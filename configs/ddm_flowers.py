@@ -31,12 +31,14 @@ def get_config():
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95
   m.loss = "mae"                          # the reference's L1 on eps; "mse" is DDPM's simple loss
-  m.ema = 0.999                           # EMA
+  m.ema_decay = 0.999                     # EMA
   m.ema_warmup = False                    # the reference: constant decay (True ramps it as min(0.999, (1+n)/(10+n)))
   m.ddpm_variance = "posterior"           # sigma^2 of the ancestral sampler: "posterior" (beta-tilde) or "beta"
 
   o = c.optim
   o.learning_rate = 1e-3                  # LEARNING_RATE
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.weight_decay = 1e-4                   # WEIGHT_DECAY (decoupled, on every variable, as Keras AdamW)
   o.eps = 1e-7                            # Keras epsilon
 

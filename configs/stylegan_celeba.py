@@ -20,6 +20,7 @@ def get_config():
   c.data.range = "symmetric"
 
   m = c.model
+  m.arch = "compact"            # jaxgen's CPU-sized generator; "stylegan2_ada": the published one
   m.z_dim = 512
   m.w_dim = 512
   m.mapping_layers = 8          # reference: 8 x 512
@@ -31,13 +32,16 @@ def get_config():
   m.r1_gamma = 0.05             # StyleGAN2-ADA heuristic 0.0002 * 64^2 / 32 ~ 0.026; FFHQ-64-ish setting
   m.r1_subsample = 4            # R1 on batch/4 reals per step (amortised; StyleGAN2: lazy R1 every 16 steps)
   m.gp_weight = 10.0
-  m.critic_steps = 1
+  m.n_critic = 1
   m.style_mixing_prob = 0.9
   m.ema_decay = 0.999           # ~ StyleGAN2's 10k-image half-life at batch 32 (0.5 ** (32 / 10000) = 0.9978)
+  m.ema_warmup = True           # EMA decay min(ema_decay, (1 + step) / (10 + step))
   m.w_avg_beta = 0.995
+  m.conv_clamp = 0.0            # stylegan2_ada only: clamp conv outputs to +-conv_clamp (0: off)
+  m.inference_only = False      # True for converted pretrained generators (no D, no optimizer state)
 
   o = c.optim
-  o.lr = 0.0025                 # StyleGAN2-ADA's low-resolution settings: Adam(0.0025, (0, 0.99), 1e-8)
+  o.learning_rate = 0.0025       # StyleGAN2-ADA's low-resolution settings: Adam(0.0025, (0, 0.99), 1e-8)
   o.b1 = 0.0
   o.b2 = 0.99
   o.eps = 1e-8
@@ -54,7 +58,7 @@ def get_config():
   s.noise_mode = "random"
   s.pca_samples = 10000
   s.boundary_samples = 4000
-  s.edit_layers = "all"         # e.g. "0:4=1,4:10=0.25": strong on coarse layers, weak on fine ones
+  s.layer_weights = "all"         # e.g. "0:4=1,4:10=0.25": strong on coarse layers, weak on fine ones
   s.alpha_units = "std"
   s.interp_space = "w"
   return c

@@ -18,6 +18,7 @@ def get_config():
   c.data.range = "symmetric"
 
   m = c.model
+  m.arch = "compact"            # jaxgen's CPU-sized generator; "stylegan2_ada": the published one
   m.z_dim = 64
   m.w_dim = 64
   m.mapping_layers = 4          # reference StyleGAN: 8 x 512
@@ -29,13 +30,16 @@ def get_config():
   m.r1_gamma = 0.1              # R1 weight (StyleGAN2-ADA's heuristic 0.0002 * R^2 / batch = 0.0016 is weaker)
   m.r1_subsample = 4            # R1 on batch/4 reals per step (amortised; StyleGAN2: lazy R1 every 16 steps)
   m.gp_weight = 10.0            # for loss="wgan_gp"
-  m.critic_steps = 1            # discriminator updates per generator update
+  m.n_critic = 1                # discriminator updates per generator update
   m.style_mixing_prob = 0.9     # StyleGAN2
   m.ema_decay = 0.995           # generator EMA used for sampling (short run: shorter horizon than StyleGAN's ~0.999)
+  m.ema_warmup = True           # EMA decay min(ema_decay, (1 + step) / (10 + step))
   m.w_avg_beta = 0.995          # running average of w (truncation centre)
+  m.conv_clamp = 0.0            # stylegan2_ada only: clamp conv outputs to +-conv_clamp (0: off)
+  m.inference_only = False      # True for converted pretrained generators (no D, no optimizer state)
 
   o = c.optim
-  o.lr = 0.002                  # StyleGAN2: Adam(0.002, betas (0, 0.99), eps 1e-8) for G and D
+  o.learning_rate = 0.002       # StyleGAN2: Adam(0.002, betas (0, 0.99), eps 1e-8) for G and D
   o.b1 = 0.0
   o.b2 = 0.99
   o.eps = 1e-8
@@ -52,7 +56,7 @@ def get_config():
   s.noise_mode = "random"       # "random" | "const" | "none"
   s.pca_samples = 10000         # mapped w for PCA directions
   s.boundary_samples = 4000     # classified samples for boundary directions
-  s.edit_layers = "all"         # layer weights for edits, e.g. "0:2=1,2:6=0.25"
+  s.layer_weights = "all"       # per-layer edit weights, e.g. "0:2=1,2:6=0.25" or "coarse=1,middle=0.5,fine=0.1"
   s.alpha_units = "std"         # alphas in standard deviations of w along the direction ("raw": w + alpha * d)
   s.interp_space = "w"          # "w": lerp in W; "z": slerp in Z
   return c

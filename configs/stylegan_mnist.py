@@ -18,6 +18,7 @@ def get_config():
   c.data.range = "symmetric"
 
   m = c.model
+  m.arch = "compact"            # jaxgen's CPU-sized generator; "stylegan2_ada": the published one
   m.z_dim = 128
   m.w_dim = 128
   m.mapping_layers = 8
@@ -29,13 +30,16 @@ def get_config():
   m.r1_gamma = 0.1
   m.r1_subsample = 4
   m.gp_weight = 10.0
-  m.critic_steps = 1
+  m.n_critic = 1
   m.style_mixing_prob = 0.9
   m.ema_decay = 0.999
+  m.ema_warmup = True           # EMA decay min(ema_decay, (1 + step) / (10 + step))
   m.w_avg_beta = 0.995
+  m.conv_clamp = 0.0            # stylegan2_ada only: clamp conv outputs to +-conv_clamp (0: off)
+  m.inference_only = False      # True for converted pretrained generators (no D, no optimizer state)
 
   o = c.optim
-  o.lr = 0.002                  # StyleGAN2: Adam(0.002, (0, 0.99), 1e-8)
+  o.learning_rate = 0.002       # StyleGAN2: Adam(0.002, (0, 0.99), 1e-8)
   o.b1 = 0.0
   o.b2 = 0.99
   o.eps = 1e-8
@@ -52,7 +56,7 @@ def get_config():
   s.noise_mode = "random"
   s.pca_samples = 10000
   s.boundary_samples = 4000
-  s.edit_layers = "all"
+  s.layer_weights = "all"
   s.alpha_units = "std"
   s.interp_space = "w"
   return c

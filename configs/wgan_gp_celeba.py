@@ -30,6 +30,8 @@ def get_config():
   m.gp_weight = 10.0                  # GP_WEIGHT
   m.gp_alpha_dist = "uniform"         # paper (Gulrajani et al.): alpha ~ U[0,1]; "normal" = the notebook's N(0,1)
   m.critic_data = "same"              # the notebook reuses the real batch for all 3 critic updates; "split": paper
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

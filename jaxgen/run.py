@@ -89,8 +89,8 @@ def load(workdir: str, step: int | None = None) -> Run:
   mesh = sharding.make_mesh()
   init_key, _, _ = loop.rng_streams(config.seed)
   # The State's structure comes from init on a stand-in batch; every leaf is then overwritten by the restore.
-  state = family.init(config, init_key, data_lib.example_batch(config, config.train.batch_size))
-  state = sharding.replicate(state, mesh)
+  batch = data_lib.example_batch(config, config.train.batch_size)
+  state = sharding.abstract_replicated(family.init, config, init_key, batch, mesh)
   try:
     state, restored = ckpt.restore(mngr, state, step)
   except ckpt.CheckpointReadError as e:

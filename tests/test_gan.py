@@ -10,25 +10,25 @@ import optax
 import pytest
 
 from conftest import load_config
-from jaxgen.config import base_config
 from jaxgen.errors import JaxgenError
 from jaxgen.families import gan
 from jaxgen.nn import gan_nets
 
 
 def tiny_config(objective="wgan_gp", num_classes=0, image_size=8, n_critic=3, toy=False):
-  c = base_config()
-  c.family = "gan"
-  c.data.name = "toy2d/25gaussians" if toy else "digits"
+  c = load_config("wgan_gp_toy2d" if toy else "wgan_gp_digits")
   c.data.image_size = image_size
-  c.data.channels = 1
-  c.data.range = "symmetric"
+  c.model.critic_data = "same"
+  c.model.gp_weight = 10.0
+  c.optim.decay = "none"
   c.model.objective = objective
   c.model.latent_dim = 4
   c.model.num_classes = num_classes
-  c.model.g_features = (8,)
-  c.model.d_features = (8,)
-  c.model.mlp_hidden = (8, 8, 8)
+  if toy:
+    c.model.mlp_hidden = (8, 8, 8)
+  else:
+    c.model.g_features = (8,)
+    c.model.d_features = (8,)
   c.model.n_critic = n_critic
   c.model.gp_weight = 10.0
   c.model.label_noise = 0.1
@@ -394,7 +394,7 @@ def test_sample_options_and_class_grid():
   assert out["samples"].shape == (20, 8, 8, 1) and out["ncols"] == 2
   np.testing.assert_array_equal(out["labels"], np.repeat(np.arange(10), 2))
   assert not np.allclose(out["samples"][0], out["samples"][2])                    # rows differ by class
-  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncation": 0.5})
+  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncated_z": 0.5})
   np.testing.assert_array_equal(out["labels"], [1, 1, 1, 1])
   # Labels change the output for the same latents.
   a = gan.sample(state, jax.random.PRNGKey(1), 3, label=0)

@@ -137,3 +137,44 @@ def test_sweep_and_two_direction_grid():
   for bad in ("-4:4", "a:b:c", "1:2:0"):
     with pytest.raises(JaxgenError):
       edits.parse_alphas(bad)
+
+
+def test_latent_package_exposes_its_modules():
+  from jaxgen import latent
+  assert latent.directions.pca_directions is directions.pca_directions
+  assert latent.edits.layer_weights is edits.layer_weights and latent.interpolate.slerp
+
+
+def test_layer_weight_presets_lists_and_ranges():
+  w = edits.layer_weights(18, "coarse=1,middle=0.5,fine=0.1")
+  np.testing.assert_allclose(w, [1] * 7 + [0.5] * 5 + [0.1] * 6)          # the exercise's 0-6 / 7-11 / 12-17
+  np.testing.assert_array_equal(edits.layer_weights(18, "middle"), [0] * 7 + [1] * 5 + [0] * 6)
+  np.testing.assert_array_equal(edits.layer_weights(18, "coarse=2,12:=1"), [2] * 7 + [0] * 5 + [1] * 6)
+  np.testing.assert_array_equal(edits.layer_weights(4, "1,0.5,0.25,0"), [1, 0.5, 0.25, 0])
+  with pytest.raises(JaxgenError, match="4 layers"):
+    edits.layer_weights(4, "1,0.5")
+  with pytest.raises(JaxgenError, match="presets"):
+    edits.layer_weights(4, "coarse=x")
+
+
+def test_load_direction_and_combinations(tmp_path):
+  d = np.random.default_rng(0).normal(size=(1, 6)).astype(np.float32)
+  np.save(tmp_path / "b.npy", d)
+  np.testing.assert_array_equal(directions.load_direction(str(tmp_path / "b.npy"), 6), d[0])
+  with pytest.raises(JaxgenError, match=r"shape \(1, 6\)"):
+    directions.load_direction(str(tmp_path / "b.npy"), 5)
+  with pytest.raises(JaxgenError, match="does not exist"):
+    directions.load_direction(str(tmp_path / "missing.npy"), 6)
+  assert directions.parse_combination("2*file:a.npy + -0.5*pca:1") == [(2.0, "file:a.npy"), (-0.5, "pca:1")]
+  assert directions.parse_combination("pca:0") == [(1.0, "pca:0")]
+  with pytest.raises(JaxgenError, match="COEF"):
+    directions.parse_combination("x*pca:0")
+
+
+def test_sincos_interpolation_by_value():
+  from jaxgen.latent import interpolate
+  a, b = np.asarray(_w((3, 4), 0)), np.asarray(_w((3, 4), 1))
+  out = np.asarray(interpolate.sincos_interpolation(a, b, jnp.array([0.0, 1 / 3, 1.0])))
+  np.testing.assert_allclose(out[0], b, atol=1e-6)
+  np.testing.assert_allclose(out[2], a, atol=1e-6)
+  np.testing.assert_allclose(out[1], 0.5 * a + np.sqrt(3) / 2 * b, rtol=1e-5, atol=1e-6)   # sin 30°, cos 30°

@@ -1,8 +1,5 @@
 """StyleGAN2 family: modulated convolution (statistics and a per-sample-kernel twin), minibatch stddev, R1,
 the W+ interface, noise, train step, EMA, sampling options."""
-import importlib.util
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,15 +8,12 @@ import pytest
 from jaxgen.errors import JaxgenError
 from jaxgen.families import stylegan as sg
 from jaxgen.nn import modulated as M
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from jaxgen.nn.stylegan_compact import num_ws
+from conftest import load_config
 
 
 def _config(name="stylegan_digits"):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return load_config(name)
 
 
 def tiny_config(**model):
@@ -95,7 +89,7 @@ def test_r1_closed_form_for_linear_discriminator():
 def test_mapping_normalises_z_and_synthesis_uses_every_style(tiny_state):
   c, st = tiny_state
   gen = st.generator
-  assert gen.num_layers == sg.num_ws(8) == 4 and sg.num_ws(32) == 8 and sg.num_ws(64) == 10
+  assert gen.num_layers == num_ws(8) == 4 and num_ws(32) == 8 and num_ws(64) == 10
   z = jax.random.normal(jax.random.PRNGKey(0), (3, 8))
   np.testing.assert_allclose(gen.mapping(st.g_params, z), gen.mapping(st.g_params, 5.0 * z), rtol=1e-4, atol=1e-5)
   ws = jax.random.normal(jax.random.PRNGKey(1), (3, gen.num_layers, gen.w_dim))
@@ -121,6 +115,30 @@ def test_noise_injection_scale_and_modes(tiny_state):
   const = gen.synthesis(params, ws, k1, "const")
   np.testing.assert_allclose(const[0], const[1], atol=1e-6)               # shared noise, identical w
   np.testing.assert_allclose(gen.synthesis(params, ws, k1, "none"), gen.synthesis(params, ws, None), atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "wgan_gp"])
+def test_real_logits_do_not_depend_on_the_fakes(loss):
+  """D sees reals and fakes in separate calls: the minibatch-stddev groups of the reals hold reals only, so the
+  real logits (and their mean d_real) are the same whatever the generator produces (issue: D on concat mixed them)."""
+  c = tiny_config(loss=loss)
+  st = sg.init(c, jax.random.PRNGKey(0), {"x": jnp.zeros((8, 8, 8, 1))})
+  real = jax.random.uniform(jax.random.PRNGKey(1), (8, 8, 8, 1), minval=-1, maxval=1)
+  other_g = jax.tree.map(lambda p: p + 0.5 * jax.random.normal(jax.random.PRNGKey(7), p.shape), st.g_params)
+  _, m1 = sg.d_loss(st.d_params, st, st.g_params, real, jax.random.PRNGKey(3))
+  _, m2 = sg.d_loss(st.d_params, st, other_g, real, jax.random.PRNGKey(3))
+  assert abs(float(m1["d_fake"]) - float(m2["d_fake"])) > 1e-3          # the fakes did change
+  np.testing.assert_allclose(float(m1["d_real"]), float(m2["d_real"]), rtol=1e-6, atol=1e-7)
+  direct = st.discriminator.apply({"params": st.d_params}, real)          # = D on the reals alone
+  np.testing.assert_allclose(float(m1["d_real"]), float(jnp.mean(direct)), rtol=1e-5, atol=1e-6)
+
+
+def test_old_config_names_are_rejected_with_the_new_name():
+  for section, old, new in [("model", "critic_steps", "n_critic"), ("optim", "lr", "learning_rate")]:
+    c = tiny_config()
+    c[section][old] = 1
+    with pytest.raises(JaxgenError, match=f"did you mean {section}.{new}"):
+      sg.validate_config(c)
 
 
 @pytest.mark.parametrize("loss", ["logistic", "wgan_gp"])
@@ -183,8 +201,29 @@ def test_sample_outputs_grids(tiny_state):
     sg.sample_outputs(st, celeba, key, 2, {"direction": "boundary:1"})
 
 
+def test_saved_direction_combination_and_layer_weights_by_value(tiny_state, tmp_path):
+  """file: directions with raw alphas: row a = w + alpha_a * weights[l] * (c1 d1 + c2 d2), checked by rendering the
+  expected W+ directly."""
+  c, st = tiny_state
+  gen = st.generator
+  rng = np.random.default_rng(0)
+  d1, d2 = rng.normal(size=(1, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)
+  np.save(tmp_path / "d1.npy", d1)
+  np.save(tmp_path / "d2.npy", d2)
+  key = jax.random.PRNGKey(4)
+  opts = {"direction": f"2*file:{tmp_path / 'd1.npy'}+-0.5*file:{tmp_path / 'd2.npy'}", "alphas": "-1:1:3",
+          "layer_weights": "0:2=1,2:4=0.5", "alpha_units": "raw", "noise_mode": "none", "truncation": 1.0}
+  out = np.asarray(sg.sample_outputs(st, c, key, 2, opts)["samples"])
+  k_z, _, _ = jax.random.split(key, 3)
+  w = sg.sample_latents(st, k_z, 2)                                          # the same z draw as sample_outputs
+  d = 2 * d1[0] - 0.5 * d2
+  weights = np.array([1, 1, 0.5, 0.5], np.float32)
+  expected = np.asarray(w)[:, None, None, :] + np.array([-1, 0, 1])[None, :, None, None] * weights[:, None] * d
+  ref = np.asarray(sg.render(st, jnp.asarray(expected.reshape(6, 4, 8)), key, "none"))
+  np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_sample_outputs_interpolation(tiny_state):
-  pytest.importorskip("jaxgen.latent.interpolate")
   c, st = tiny_state
   out = sg.sample_outputs(st, c, jax.random.PRNGKey(0), 2, {"interpolate": 5})
   assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
@@ -206,7 +245,7 @@ def test_validate_config_errors():
     c[section][key] = value
     with pytest.raises(JaxgenError, match=match):
       sg.validate_config(c)
-  for name in ("stylegan_digits", "stylegan_mnist", "stylegan_celeba"):
+  for name in ("stylegan_digits", "stylegan_mnist", "stylegan_celeba", "stylegan2_ada_ffhq"):
     sg.validate_config(_config(name))
 
 

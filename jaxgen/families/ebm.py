@@ -51,7 +51,7 @@ from flax import struct
 
 from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers
+from jaxgen.nn import layers, policy
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, langevin
 
 BENCHMARK_CONFIGS = ["ebm_mnist"]
@@ -71,7 +71,7 @@ def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
   for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
   (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
   """
-  if impl != "auto":
+  if impl != "auto" or not layers.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.layers)
     return impl
   return "space_to_depth" if kernel_size > strides + 1 else "matmul"
 
@@ -248,7 +248,7 @@ def init(config, key: jax.Array, example_batch: dict) -> State:
   """Params (Keras init), Adam state and the replay buffer (`model.buffer_init` U(range) samples)."""
   k_params, k_buffer = jax.random.split(key)
   hp = make_hparams(config)
-  net = make_net(config)
+  net = policy.configure(make_net(config), config)
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]
   o = config.optim
@@ -373,12 +373,14 @@ def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
 
 
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step."""
+  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step, each
+  column labelled t = the number of Langevin updates behind it."""
   steps, chain = _parse_options(state, options)
   samples = sample(state, key, num, **options)
   out = {"samples": samples}
   if chain:
     out["ncols"] = len(chain_steps(steps))
+    out["col_labels"] = [f"t={i + 1}" for i in chain_steps(steps)]
   return out
 
 
@@ -419,7 +421,9 @@ def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.
   from jaxgen import viz
   from jaxgen.metrics import density
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
-  viz.save_heatmap(grid[::-1], path, scale=max(1, 512 // resolution))   # row 0 = top = largest y
+  modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
+  viz.save_heatmap(grid[::-1], path, extent=density_box(state), label="log p(x)", modes=modes,  # row 0 = top
+                   title=f"learned density, step {int(state.step)}")
   return grid
 
 

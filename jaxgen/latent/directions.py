@@ -4,10 +4,14 @@
 Both take latent samples as plain arrays, so they work for StyleGAN's W (mapped samples), a VAE's z or a diffusion
 model's initial noise alike; getting the samples (and labels) is the caller's job.
 """
+import os
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from jaxgen.errors import JaxgenError, check
 
 
 class PCA(NamedTuple):
@@ -69,3 +73,38 @@ def linear_boundary(latents: jax.Array, labels: jax.Array, l2: float = 1e-3, ite
   pos = y > 0
   acc = 0.5 * (jnp.sum(pred & pos) / jnp.maximum(num_pos, 1) + jnp.sum(~pred & ~pos) / jnp.maximum(n - num_pos, 1))
   return Boundary(normal, offset, acc)
+
+
+def load_direction(path: str, dim: int) -> np.ndarray:
+  """A saved direction (D,) from a .npy file of shape (D,) or (1, D), e.g. InterFaceGAN's published boundaries
+  (`stylegan_ffhq_age_boundary.npy`: (1, 512) unit normals in W). Used as stored (no renormalisation)."""
+  check(os.path.isfile(path), f"direction file {path!r} does not exist; give a .npy file of shape ({dim},) or "
+        f"(1, {dim}).")
+  try:
+    d = np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise JaxgenError(f"cannot read direction file {path!r} as a .npy array: {e}".splitlines()[0]) from None
+  check(d.ndim in (1, 2) and d.size == dim and np.issubdtype(d.dtype, np.floating),
+        f"direction file {path!r} holds a {d.dtype} array of shape {d.shape}; expected floats of shape ({dim},) or "
+        f"(1, {dim}).")
+  d = d.reshape(dim).astype(np.float32)
+  check(bool(np.all(np.isfinite(d))) and float(np.linalg.norm(d)) > 0,
+        f"direction file {path!r} is zero or not finite.")
+  return d
+
+
+def parse_combination(spec: str) -> list:
+  """'2*file:a.npy + -0.5*pca:1' -> [(2.0, 'file:a.npy'), (-0.5, 'pca:1')]: a linear combination of directions,
+  terms joined by '+', each an optional 'coefficient*' and a direction spec."""
+  terms = []
+  for term in str(spec).split("+"):
+    coef, star, name = term.strip().partition("*")
+    if not star:
+      coef, name = "1", coef
+    try:
+      terms.append((float(coef), name.strip()))
+    except ValueError:
+      raise JaxgenError(f"direction term {term.strip()!r} in {spec!r} is not allowed; write 'SPEC' or "
+                        f"'COEF*SPEC', terms joined by '+'.") from None
+    check(bool(name.strip()), f"direction={spec!r} has an empty term.")
+  return terms

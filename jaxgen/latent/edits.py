@@ -23,25 +23,55 @@ def parse_alphas(spec: str) -> np.ndarray:
   return np.linspace(lo, hi, n, dtype=np.float32)
 
 
-def layer_weights(num_layers: int, spec: Optional[str] = None) -> np.ndarray:
-  """Per-layer weights (num_layers,) from 'a:b=s,c:d=t' (layers [a, b) get s, [c, d) get t, others 0).
+# Layer groups of an edit, as fractions of the W+ layers: for the 18 styles of a 1024x1024 StyleGAN2 these are
+# layers 0-6 ("coarse": pose, face shape, age), 7-11 ("middle": features, expression) and 12-17 ("fine": colour,
+# micro-structure).
+LAYER_PRESETS = {"coarse": (0.0, 7 / 18), "middle": (7 / 18, 12 / 18), "fine": (12 / 18, 1.0)}
 
-  None, '' or 'all' -> ones. An end may be left out ('4:' = to the last layer); '=s' may be left out (weight 1).
-  Example for 8 layers: '0:4=1,4:8=0.25' -> strong on the coarse layers, weak on the fine ones.
+
+def preset_range(num_layers: int, name: str) -> tuple:
+  """[lo, hi) layer indices of a LAYER_PRESETS group for a W+ of `num_layers` (18 -> coarse 0:7, middle 7:12)."""
+  lo, hi = LAYER_PRESETS[name]
+  return int(round(lo * num_layers)), int(round(hi * num_layers))
+
+
+def layer_weights(num_layers: int, spec: Optional[str] = None) -> np.ndarray:
+  """Per-layer weights (num_layers,) of an edit, from a spec:
+
+  None, '' or 'all'       ones (every layer).
+  'w0,w1,...'             one weight per layer (exactly num_layers numbers).
+  'a:b=s,c:d=t'           layers [a, b) get s, [c, d) get t, others 0; an end may be left out ('4:' = to the last
+                          layer), '=s' too (weight 1).
+  'coarse=1,middle=0.5,fine=0.1'   the LAYER_PRESETS groups (a name alone = weight 1 on that group); may be mixed
+                          with ranges.
   """
   if spec is None or str(spec).strip() in ("", "all"):
     return np.ones(num_layers, np.float32)
+  parts = [p.strip() for p in str(spec).split(",")]
+  if all(":" not in p and "=" not in p and p not in LAYER_PRESETS for p in parts):
+    try:
+      values = np.asarray([float(p) for p in parts], np.float32)
+    except ValueError:
+      values = None
+    if values is not None:
+      check(values.size == num_layers, f"layer weights {spec!r} give {values.size} numbers for a W+ with "
+            f"{num_layers} layers; give {num_layers} or use ranges/presets like 'coarse=1,middle=0.5,fine=0.1'.")
+      return values
   weights = np.zeros(num_layers, np.float32)
-  for part in str(spec).split(","):
+  for part in parts:
     rng, _, value = part.partition("=")
     try:
-      lo, _, hi = rng.partition(":")
-      lo = int(lo) if lo.strip() else 0
-      hi = int(hi) if hi.strip() else num_layers
+      if rng.strip() in LAYER_PRESETS:
+        lo, hi = preset_range(num_layers, rng.strip())
+      else:
+        lo, _, hi = rng.partition(":")
+        lo = int(lo) if lo.strip() else 0
+        hi = int(hi) if hi.strip() else num_layers
       scale = float(value) if value.strip() else 1.0
     except ValueError:
-      raise JaxgenError(f"edit layers {spec!r} is not allowed; write ranges like '0:4=1.0,4:{num_layers}=0.25'.") \
-          from None
+      raise JaxgenError(f"layer weights {spec!r} are not allowed; write ranges like '0:4=1.0,4:{num_layers}=0.25', "
+                        f"presets like 'coarse=1,middle=0.5,fine=0.1' ({', '.join(LAYER_PRESETS)}) or "
+                        f"{num_layers} numbers.") from None
     check(0 <= lo < hi <= num_layers,
           f"edit layer range {lo}:{hi} in {spec!r} is outside the generator's layers [0, {num_layers}).")
     weights[lo:hi] = scale

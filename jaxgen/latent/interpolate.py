@@ -1,4 +1,4 @@
-"""Interpolation between latents: linear, spherical, and the reference DDM's sin/cos mix.
+"""Interpolation between latents: linear (lerp), spherical (slerp) and the sin/cos quarter circle.
 
 All take a, b of shape (..., D) (broadcastable) and t of shape (T,) or a scalar, and return (T, ..., D) for
 vector t (one frame per t) or (..., D) for scalar t.
@@ -37,9 +37,14 @@ def slerp(a, b, t, eps: float = 1e-7):
   return wa * a + wb * b
 
 
-def noise_interpolation(a, b, t):
-  """The reference DDM's `spherical_interpolation(a, b, t) = sin(tπ/2)·a + cos(tπ/2)·b` (note: t = 0 gives b,
-  t = 1 gives a). For independent N(0, I) a, b every frame is again N(0, I) (sin² + cos² = 1)."""
+def sincos_interpolation(a, b, t):
+  """sin(tπ/2)·a + cos(tπ/2)·b (t = 0 gives b, t = 1 gives a): a quarter circle that treats a and b as orthogonal
+  axes of equal length. It is not a slerp (the angle between a and b is not used); it is the diffusion
+  notebooks' "spherical_interpolation" of two noises: for independent N(0, I) a, b every frame is again
+  N(0, I), since sin² + cos² = 1."""
   a, b = jnp.asarray(a), jnp.asarray(b)
   t = _frames(t, a)
   return jnp.sin(t * jnp.pi / 2) * a + jnp.cos(t * jnp.pi / 2) * b
+
+
+noise_interpolation = sincos_interpolation   # the former name, for callers not yet switched

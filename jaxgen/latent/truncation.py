@@ -9,8 +9,6 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-REFERENCE_PSI = 0.7
-
 
 def truncate(w: jax.Array, w_avg: jax.Array, psi: float, cutoff: Optional[int] = None) -> jax.Array:
   """w_avg + psi * (w - w_avg).

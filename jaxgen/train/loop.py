@@ -87,11 +87,7 @@ def init_state(config, mesh=None, pipeline=None):
   mesh = mesh or sharding.make_mesh()
   pipeline = pipeline or data_lib.make_pipeline(config, "train")
   init_key, _, _ = rng_streams(config.seed)
-  state = family.init(config, init_key, init_batch(config, pipeline))
-  # Leaves that share one buffer (e.g. EMA params initialised to the params) cannot both be donated to the
-  # jitted step: give every leaf its own copy.
-  state = jax.tree.map(lambda x: jnp.array(x, copy=True), state)
-  return sharding.replicate(state, mesh)
+  return sharding.init_replicated(family.init, config, init_key, init_batch(config, pipeline), mesh)
 
 
 def device_memory_bytes(device) -> int | None:

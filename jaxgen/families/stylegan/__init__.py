@@ -1,0 +1,20 @@
+"""Style-based GAN family (StyleGAN2, Karras et al. 2020), from CPU-sized models to the published StyleGAN2-ADA
+generator (model.arch = "compact" | "stylegan2_ada"; networks in jaxgen.nn.stylegan_compact / jaxgen.nn.stylegan2).
+
+  model.py     hyperparameters (HParams), State, config checks, network construction
+  training.py  losses (logistic + R1, WGAN-GP), style-mixing regularisation, train_step
+  outputs.py   rendering, sample, sample_outputs (truncation, interpolation, directions, style mixing)
+
+Pure generator functions for the latent tools (`jaxgen.latent`):
+  gen = state.generator
+  w = gen.mapping(params, z)                         (B, z_dim) -> (B, w_dim)
+  x = gen.synthesis(params, w_plus, key, "random")   (B, L, w_dim) -> (B, R, R, C) in the data range [-1, 1]
+"""
+from jaxgen.families.stylegan.model import HParams, State, build, init, validate_config
+from jaxgen.families.stylegan.outputs import (class_probability_along, find_direction, render, sample,
+                                              sample_latents, sample_outputs)
+from jaxgen.families.stylegan.training import LOSS_KEYS, d_loss, g_loss, generate_mixed, r1_penalty, train_step
+
+__all__ = ["HParams", "State", "build", "init", "validate_config", "class_probability_along", "find_direction",
+           "render", "sample", "sample_latents", "sample_outputs", "LOSS_KEYS", "d_loss", "g_loss", "generate_mixed",
+           "r1_penalty", "train_step"]
