@@ -59,14 +59,18 @@ def config_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def recorded_config(workdir) -> dict | None:
-  """The JSON of `<workdir>/config.json`, or None when there is none."""
+  """The JSON of `<workdir>/config.json` under today's key names (`config.upgrade_recorded`), or None."""
+  from jaxgen import config as config_lib
   p = path(workdir) / CONFIG_FILE
   if not p.exists():
     return None
   try:
-    return json.loads(p.read_text())
+    recorded = json.loads(p.read_text())
   except (OSError, ValueError) as e:
     raise JaxgenError(f"cannot read {p}: {e}") from None
+  if not isinstance(recorded, dict):
+    raise JaxgenError(f"cannot read {p}: not a JSON object.")
+  return config_lib.upgrade_recorded(recorded)
 
 
 def is_run_length_key(key: str) -> bool:
