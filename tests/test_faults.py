@@ -366,8 +366,11 @@ def test_read_only_workdir(tmp_path, straight):
 
 # --- 7. one line instead of a traceback ---------------------------------------------------------------------------
 
-def test_huge_image_size_is_refused_before_allocating(tmp_path):
-  with pytest.raises(JaxgenError, match=r"data.image_size=4096 with train.batch_size=128 needs at least .* GiB"):
+def test_huge_image_size_is_refused_before_allocating(tmp_path, monkeypatch):
+  monkeypatch.setattr(loop, "device_memory_bytes", lambda device: 16 << 30)  # the same answer on every machine
+  # The batch alone: 128 x 4096^2 x 1 float32 = 8 GiB, needed twice.
+  with pytest.raises(JaxgenError, match=r"data.image_size=4096 with train.batch_size=128 needs at least .* GiB per "
+                                        r"device \(State .* GiB, batch 8.0 GiB over \d+ device\(s\)\) but a device has 16.0 GiB"):
     train(load_config("vae_digits", **{"data.image_size": 4096, "train.batch_size": 128}), str(tmp_path / "w"),
           progress=False)
   assert not (tmp_path / "w").exists()
