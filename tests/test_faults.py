@@ -344,10 +344,33 @@ def test_damaged_latest_checkpoint(tmp_path, capsys, kind, straight):
       np.testing.assert_array_equal(a, b)
 
 
+def test_read_only_workdir(tmp_path, straight):
+  """A read-only copy of a run: sample/evaluate can load it (nothing is written) but refuse to write their output
+  there before working; train.py says the workdir cannot be written."""
+  ro = str(tmp_path / "ro")
+  os.makedirs(ro)
+  if os.geteuid() != 0 or subprocess.run(["mount", "--bind", "-o", "ro", straight[0], ro],
+                                         capture_output=True).returncode != 0:
+    pytest.skip("needs root and bind mounts for a real read-only filesystem")
+  try:
+    subprocess.run(["mount", "-o", "remount,bind,ro", ro], capture_output=True)
+    assert jaxgen.load(ro).step == 8
+    from jaxgen import cli
+    with pytest.raises(JaxgenError, match="evaluate.json.*cannot write there"):
+      cli.check_writable(os.path.join(ro, "evaluate.json"), "--json")
+    with pytest.raises(JaxgenError, match="cannot write to --workdir"):
+      train(tiny(10, **{"train.log_every": 4}), ro, progress=False)
+  finally:
+    subprocess.run(["umount", ro], capture_output=True)
+
+
 # --- 7. one line instead of a traceback ---------------------------------------------------------------------------
 
-def test_huge_image_size_is_refused_before_allocating(tmp_path):
-  with pytest.raises(JaxgenError, match=r"data.image_size=4096 with train.batch_size=128 needs at least .* GiB"):
+def test_huge_image_size_is_refused_before_allocating(tmp_path, monkeypatch):
+  monkeypatch.setattr(loop, "device_memory_bytes", lambda device: 16 << 30)  # the same answer on every machine
+  # The batch alone: 128 x 4096^2 x 1 float32 = 8 GiB, needed twice.
+  with pytest.raises(JaxgenError, match=r"data.image_size=4096 with train.batch_size=128 needs at least .* GiB per "
+                                        r"device \(State .* GiB, batch 8.0 GiB over \d+ device\(s\)\) but a device has 16.0 GiB"):
     train(load_config("vae_digits", **{"data.image_size": 4096, "train.batch_size": 128}), str(tmp_path / "w"),
           progress=False)
   assert not (tmp_path / "w").exists()

@@ -16,7 +16,7 @@ from conftest import ROOT
 ARGS = ["--config=configs/vae_digits.py", "--config.train.batch_size=16", "--config.train.log_every=2",
         "--config.train.checkpoint_every=4", "--config.train.sample_every=0", "--config.train.eval_every=0",
         "--config.data.image_size=8", "--config.model.encoder_features=(4,)", "--config.model.decoder_features=(4,)"]
-TIMEOUT = 240
+TIMEOUT = 600  # generous: a loaded 2-core machine needs minutes per start; an idle one ~20 s
 
 # train.py, with an optional fault: the process sends itself signal SIG while fetching the batch of step STEP.
 WRAPPER = """
@@ -109,7 +109,8 @@ def test_sigterm_to_one_process_then_kill_both_then_resume(tmp_path, reference):
   for rc, out, err in results:
     assert rc == 0, err[-3000:]
   assert "saved checkpoint step 3" in results[0][1], results[0][1]
-  assert results[1][1] == ""  # only process 0 prints
+  # only process 0 prints (gloo's own connection line aside)
+  assert [l for l in results[1][1].splitlines() if not l.startswith("[Gloo]")] == []
   steps = sorted(int(s) for s in os.listdir(f"{workdir}/checkpoints") if s.isdigit())
   assert steps == [3]
   # Resumed, both processes are killed (-9) after step 7; the checkpoint of step 4 (or 3) remains.

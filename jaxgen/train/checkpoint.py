@@ -59,7 +59,9 @@ def manager(directory, keep: int = 3, async_save: bool = True, read_only: bool =
 
   read_only: for sample.py/evaluate: creates and deletes nothing (works on read-only work directories).
   """
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only,
+  # read_only: no directory creation and no clean-up of temporary directories; nothing else writes until a save
+  # (Orbax's own read_only option would warn on every load).
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
                                          cleanup_tmp_directories=not read_only,
                                          enable_async_checkpointing=async_save)
   path = epath.Path(directory)

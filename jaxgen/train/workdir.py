@@ -59,16 +59,18 @@ def config_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def recorded_config(workdir) -> dict | None:
-  """The JSON of `<workdir>/config.json` in today's key names (config.upgrade_recorded: a run recorded by an
-  earlier jaxgen keeps loading and resuming), or None when there is none."""
-  from jaxgen.config import upgrade_recorded
+  """The JSON of `<workdir>/config.json` under today's key names (`config.upgrade_recorded`), or None."""
+  from jaxgen import config as config_lib
   p = path(workdir) / CONFIG_FILE
   if not p.exists():
     return None
   try:
-    return upgrade_recorded(json.loads(p.read_text()))
+    recorded = json.loads(p.read_text())
   except (OSError, ValueError) as e:
     raise JaxgenError(f"cannot read {p}: {e}") from None
+  if not isinstance(recorded, dict):
+    raise JaxgenError(f"cannot read {p}: not a JSON object.")
+  return config_lib.upgrade_recorded(recorded)
 
 
 def is_run_length_key(key: str) -> bool:
