@@ -1,6 +1,6 @@
 """Which exact convolution formulation trains the reference autoencoder fastest on this CPU?
 
-Times one jitted train step (forward + backward + Adam) of the REFERENCE.md §1 autoencoder (Fashion-MNIST
+Times one jitted train step (forward + backward + Adam) of the docs/reference.md §1 autoencoder (Fashion-MNIST
 32x32x1, batch 100, 2-d latent, BCE) for each combination of
   strided conv (encoder):     lax (nn.Conv) | space_to_depth (+ stride-1 conv) | im2col (one matmul)
   transposed conv (decoder):  lax (nn.ConvTranspose) | subpixel (stride-1 conv + depth-to-space) | col2im
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-KERAS_AE_MS = 39.5     # REFERENCE.md §10, TF 2.15, same 2-core CPU
+KERAS_AE_MS = 39.5     # docs/reference.md §10, TF 2.15, same 2-core CPU
 KERAS_VAE_MS = 35.0
 
 FLAG_SETS = {

@@ -47,7 +47,7 @@ def dir_bytes(path: str) -> int:
 def time_generator(batch: int, repeats: int) -> dict:
   gen = stylegan2.StyleGAN2ADAGenerator(stylegan2.Generator(1024, 3, 512, 512, 8, 0.01, 32768, 512, 256.0))
   t = time.perf_counter()
-  params = jax.jit(gen.init)(jax.random.PRNGKey(0))
+  params = gen.init(jax.random.PRNGKey(0))                                 # eager: jit of init compiles for minutes
   jax.block_until_ready(params)
   init_s = time.perf_counter() - t
   leaves = jax.tree_util.tree_leaves_with_path(params)

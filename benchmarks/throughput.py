@@ -7,9 +7,9 @@
   python benchmarks/throughput.py --configs=ddm_flowers --sample_steps=20   # sampler steps per call
   JAX_PLATFORMS=cpu python benchmarks/throughput.py                 # force the CPU
 
-Configs: the `BENCHMARK_CONFIGS` of every module in `jaxgen.families.FAMILIES` (reference batch and image size;
+Configs: REFERENCE_CONFIGS below, the notebooks' models at their batch and image size (
 families whose module is missing or fails to import are skipped with a note) plus every `configs/*_digits.py`
-and `configs/*_toy2d.py` of those families. New families add themselves by listing configs in BENCHMARK_CONFIGS.
+and `configs/*_toy2d.py` of those families. A new family adds its reference config to REFERENCE_CONFIGS.
 
 Per config, after `init` on a synthetic batch of the right shape and range (uniform in data.range, random labels):
   compile_s      lowering + XLA compilation of the jitted train_step (AOT, `jit(...).lower(...).compile()`)
@@ -26,7 +26,7 @@ Per config, after `init` on a synthetic batch of the right shape and range (unif
                  images/s, and for iterative samplers (config.sample.steps) sampler steps/s and image-steps/s
   memory         GPU/TPU: `device.memory_stats()` peak bytes; CPU: peak process RSS (ru_maxrss) of the config's
                  own process (configs run in separate processes unless --noisolate)
-The Keras/TF 2.15 CPU medians of REFERENCE.md §10 are printed beside the configs they were measured for, with the
+The Keras/TF 2.15 CPU medians of docs/reference.md §10 are printed beside the configs they were measured for, with the
 speed-up (reference ms / jaxgen ms) when the batch sizes agree. Numbers from a shared machine are noisy: the JSON
 records the load average before and after each config.
 """
@@ -51,7 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-# REFERENCE.md §10, TF 2.15 (Keras 2) on the project's 2-vCPU AMD EPYC: (batch, median ms per train step,
+# docs/reference.md §10, TF 2.15 (Keras 2) on the project's 2-vCPU AMD EPYC: (batch, median ms per train step,
 # how the notebook runs it) and, where the notebook's "as written" mode is eager, the tf.function variant too.
 KERAS_TRAIN_MS = {
     "autoencoder_fashion": {"batch": 100, "ms": 39.5, "mode": "graph (fit)"},
@@ -106,18 +106,29 @@ def load_config_file(name: str, dtype: str | None = None, conv_impl: str | None 
   return config
 
 
+# The reference configs (the notebooks' models at their batch and image size), by family.
+REFERENCE_CONFIGS = {
+    "autoencoder": ["ae_fashion_mnist"],
+    "vae": ["vae_fashion_mnist", "vae_celeba"],
+    "gan": ["dcgan_lego", "wgan_gp_celeba", "cgan_celeba"],
+    "stylegan": ["stylegan_celeba"],
+    "ebm": ["ebm_mnist"],
+    "diffusion": ["ddm_flowers"],
+}
+
+
 def discover(selected: list[str] | None = None, reference_only: bool = False) -> tuple[list[str], list[dict]]:
-  """(config names to run, notes on skipped families/configs); `reference_only`: the BENCHMARK_CONFIGS only."""
+  """(config names to run, notes on skipped families/configs); `reference_only`: the REFERENCE_CONFIGS only."""
   from jaxgen import families
   names, notes, ok_families = [], [], set()
   for family, module_name in families.FAMILIES.items():
     try:
-      module = importlib.import_module(module_name)
+      importlib.import_module(module_name)
     except Exception as e:  # not written yet, or broken: say so and go on
       notes.append({"family": family, "skipped": f"{type(e).__name__}: {e}".splitlines()[0]})
       continue
     ok_families.add(family)
-    for name in getattr(module, "BENCHMARK_CONFIGS", []):
+    for name in REFERENCE_CONFIGS.get(family, []):
       if name not in names:
         names.append(name)
   for path in sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))) if not reference_only else ():
@@ -568,7 +579,7 @@ def main(argv=None) -> int:
   p.add_argument("--conv_impl", default="", choices=("", "auto", "lax", "matmul", "space_to_depth"),
                  help="model.conv_impl (default: the config's).")
   p.add_argument("--flops_only", action="store_true", help="Only count each train step's matmul FLOPs (no timing).")
-  p.add_argument("--reference", action="store_true", help="Only the families' BENCHMARK_CONFIGS (reference sizes).")
+  p.add_argument("--reference", action="store_true", help="Only REFERENCE_CONFIGS (reference sizes).")
   p.add_argument("--nopeak", action="store_true", help="Skip the peak FLOP/s measurement (isolated children).")
   args = p.parse_args(argv)
   selected = [s for s in args.configs.split(",") if s]

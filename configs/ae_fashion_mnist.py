@@ -1,4 +1,4 @@
-"""Autoencoder on Fashion-MNIST, 32x32x1 in [0, 1], 2-d embedding — notebook 03_vae/01_autoencoder (REFERENCE.md §1).
+"""Autoencoder on Fashion-MNIST, 32x32x1 in [0, 1], 2-d embedding — notebook 03_vae/01_autoencoder (docs/reference.md §1).
 
   python train.py --config=configs/ae_fashion_mnist.py --workdir=runs/ae_fashion
   python sample.py --workdir=runs/ae_fashion --num=18                 # uniform in the embedding box

@@ -1,4 +1,4 @@
-"""Conditional WGAN-GP on CelebA 64x64x3, label Blond_Hair — the reference notebook 04_gan/03_cgan (REFERENCE.md §6).
+"""Conditional WGAN-GP on CelebA 64x64x3, label Blond_Hair — the reference notebook 04_gan/03_cgan (docs/reference.md §6).
 
   python train.py --config=configs/cgan_celeba.py --workdir=runs/cgan_celeba
   python sample.py --workdir=runs/cgan_celeba --label=1          # blond

@@ -1,4 +1,4 @@
-"""DCGAN on the LEGO bricks images, 64x64x1 in [-1, 1] — the reference notebook 04_gan/01_dcgan (REFERENCE.md §4).
+"""DCGAN on the LEGO bricks images, 64x64x1 in [-1, 1] — the reference notebook 04_gan/01_dcgan (docs/reference.md §4).
 
   python train.py --config=configs/dcgan_lego.py --workdir=runs/dcgan_lego \
       --config.data.name=folder:/path/to/lego-brick-images/dataset

@@ -5,7 +5,7 @@
   python sample.py --workdir=runs/ddm_digits --steps_sweep=1,2,3,5,20,100
   python sample.py --workdir=runs/ddm_digits --interpolate=11
 
-The reference U-Net (REFERENCE.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
+The reference U-Net (docs/reference.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
 a 2 x 32 bottleneck; same embedding, offset-cosine schedule, L1 on eps, AdamW(1e-3, wd 1e-4) and EMA.
 """
 from jaxgen.config import base_config

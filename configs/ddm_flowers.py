@@ -1,4 +1,4 @@
-"""Denoising diffusion on Oxford 102 Flowers 64x64x3 — the reference notebook 08_diffusion/01_ddm (REFERENCE.md §8).
+"""Denoising diffusion on Oxford 102 Flowers 64x64x3 — the reference notebook 08_diffusion/01_ddm (docs/reference.md §8).
 
   python train.py --config=configs/ddm_flowers.py --workdir=runs/ddm_flowers
   python sample.py --workdir=runs/ddm_flowers --steps=20                       # DDIM, 20 steps (the reference)
@@ -46,7 +46,7 @@ def get_config():
   t.batch_size = 64                       # BATCH_SIZE
   # EPOCHS = 50 of DATASET_REPETITIONS = 5 passes: with the TFDS "train" split (train+validation, 2,040 images)
   # one epoch = floor(5 * 2040 / 64) = 159 steps -> 50 * 159 = 7,950 steps. The reference's Kaggle folder holds
-  # N ~ 8k images (REFERENCE.md §10: ~640 steps per epoch -> ~32,000 steps): set train.num_steps for that budget.
+  # N ~ 8k images (docs/reference.md §10: ~640 steps per epoch -> ~32,000 steps): set train.num_steps for that budget.
   t.num_steps = 7950
   t.log_every = 50
   t.checkpoint_every = 159                # once per epoch, as the reference's checkpoint callback

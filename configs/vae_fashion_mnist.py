@@ -1,4 +1,4 @@
-"""VAE on Fashion-MNIST, 32x32x1 in [0, 1], 2-d latent — notebook 03_vae/02_vae_fashion (REFERENCE.md §2).
+"""VAE on Fashion-MNIST, 32x32x1 in [0, 1], 2-d latent — notebook 03_vae/02_vae_fashion (docs/reference.md §2).
 
   python train.py --config=configs/vae_fashion_mnist.py --workdir=runs/vae_fashion
   python sample.py --workdir=runs/vae_fashion --num=18               # z ~ N(0, I)

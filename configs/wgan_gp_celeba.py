@@ -1,4 +1,4 @@
-"""WGAN-GP on CelebA 64x64x3 in [-1, 1] — the reference notebook 04_gan/02_wgan_gp (REFERENCE.md §5).
+"""WGAN-GP on CelebA 64x64x3 in [-1, 1] — the reference notebook 04_gan/02_wgan_gp (docs/reference.md §5).
 
   python train.py --config=configs/wgan_gp_celeba.py --workdir=runs/wgan_gp_celeba
   python sample.py --workdir=runs/wgan_gp_celeba --num=64

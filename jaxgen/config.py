@@ -1,4 +1,4 @@
-"""The config schema every experiment shares (DESIGN.md §7).
+"""The config schema every experiment shares (docs/design.md §7).
 
 Each file in `configs/` starts from :func:`base_config` and fills in its family's fields, so the names the
 command line overrides (`--config.train.num_steps=300`) are the same for every family.
@@ -50,6 +50,25 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.sample = ml_collections.ConfigDict()
   return c
+
+
+def upgrade_recorded(recorded: dict) -> dict:
+  """A config.json written by an earlier jaxgen, brought to today's names: renamed keys (RENAMED_KEYS) take their
+  new name, and shared keys added since (e.g. model.dtype) get base_config's value. Returns a new dict."""
+  import copy
+  out = copy.deepcopy(recorded)
+  for old, new in RENAMED_KEYS.items():
+    (sec_old, key_old), (sec_new, key_new) = old.split("."), new.split(".")
+    section = out.get(sec_old)
+    if isinstance(section, dict) and key_old in section and key_new not in out.get(sec_new, {}):
+      out.setdefault(sec_new, {})[key_new] = section.pop(key_old)
+  for name, value in flat_keys(base_config()).items():
+    node = out
+    *parents, leaf = name.split(".")
+    for p in parents:
+      node = node.setdefault(p, {})
+    node.setdefault(leaf, value)
+  return out
 
 
 def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> dict:

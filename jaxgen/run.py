@@ -1,4 +1,4 @@
-"""A trained run as a Python object: `jaxgen.load(workdir)` (DESIGN.md §9).
+"""A trained run as a Python object: `jaxgen.load(workdir)` (docs/design.md §9).
 
   run = jaxgen.load("runs/ddm_digits")
   run.config, run.state, run.family, run.step

@@ -34,3 +34,12 @@ def test_renamed_keys_are_gone_from_every_config():
     keys = config_lib.flat_keys(load_config(os.path.basename(path)[:-3]))
     stale = [old for old in config_lib.RENAMED_KEYS if old in keys]
     assert not stale, (path, stale)
+
+
+def test_recorded_config_of_an_earlier_version_upgrades_to_todays_names():
+  recorded = {"family": "diffusion", "model": {"ema": 0.99, "widths": [4, 8]}, "optim": {"lr": 0.5}}
+  up = config_lib.upgrade_recorded(recorded)
+  assert up["model"]["ema_decay"] == 0.99 and "ema" not in up["model"]
+  assert up["optim"]["learning_rate"] == 0.5 and "lr" not in up["optim"]
+  assert up["model"]["dtype"] == "float32" and up["model"]["widths"] == [4, 8]   # added shared keys, kept values
+  assert recorded["model"]["ema"] == 0.99                                           # the input is not modified

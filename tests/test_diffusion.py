@@ -187,26 +187,29 @@ def trained():
   state = family.init(config, jax.random.PRNGKey(0), {"x": x})
   step = jax.jit(family.train_step)
   initial = state
-  losses = []
+  losses, history = [], [state]
   for i in range(3):
     state, metrics = step(state, {"x": x[:16]}, jax.random.PRNGKey(i))
     losses.append(float(metrics["n_loss"]))
-  return config, x, initial, state, losses
+    history.append(state)
+  return config, x, initial, state, losses, history
 
 
 def test_family_normalizer_and_training(trained):
-  config, x, initial, state, losses = trained
+  config, x, initial, state, losses, history = trained
   np.testing.assert_allclose(np.asarray(initial.norm_mean), x.reshape(-1, 1).mean(0), rtol=1e-5)
   np.testing.assert_allclose(np.asarray(initial.norm_var), x.reshape(-1, 1).var(0), rtol=1e-4)
   assert int(state.step) == 3 and all(np.isfinite(losses))
   # Zero head at init: eps_hat = 0, so the first L1 loss is E|eps| ~ sqrt(2/pi) ~ 0.80.
   assert abs(losses[0] - np.sqrt(2 / np.pi)) < 0.05
-  # EMA (decay 0.9 here) follows the parameters: ema = 0.9^3 p0 + ..., strictly between.
-  p0, p3, e3 = (jax.tree.leaves(t)[0] for t in (initial.params, state.params, state.ema_params))
-  assert not np.allclose(e3, p0) and not np.allclose(e3, p3)
-  # The EMA covers the BN statistics too.
-  assert jax.tree.structure(state.ema_batch_stats) == jax.tree.structure(state.batch_stats)
-  assert not np.allclose(jax.tree.leaves(state.ema_batch_stats)[0], jax.tree.leaves(initial.batch_stats)[0])
+  # EMA with decay 0.9 (no warmup) after 3 updates, of the parameters AND the BN statistics, leaf by leaf:
+  # e3 = 0.9^3 p0 + 0.1 (0.9^2 p1 + 0.9 p2 + p3).
+  weights = [0.9 ** 3, 0.1 * 0.9 ** 2, 0.1 * 0.9, 0.1]
+  for field, ema_field in (("params", "ema_params"), ("batch_stats", "ema_batch_stats")):
+    steps = [jax.tree.leaves(getattr(s, field)) for s in history]
+    for i, got in enumerate(jax.tree.leaves(getattr(state, ema_field))):
+      want = sum(w * np.asarray(leaves[i], np.float64) for w, leaves in zip(weights, steps))
+      np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=f"{ema_field} leaf {i}")
   metrics = family.eval_step(state, {"x": x[:8]}, jax.random.PRNGKey(5))
   assert np.isfinite(float(metrics["n_loss"]))
 
@@ -217,12 +220,17 @@ def test_constant_example_batch_gives_unit_variance():
 
 
 def test_family_sampling(trained):
-  config, x, initial, state, losses = trained
+  config, x, initial, state, losses, _ = trained
   key = jax.random.PRNGKey(0)
   for steps in (1, 2, 3, 5):
     images = np.asarray(family.sample(state, key, 3, steps=steps))
     assert images.shape == (3, 8, 8, 1) and images.min() >= 0.0 and images.max() <= 1.0
-  assert family.sample(state, key, 2, steps=4, sampler="ddpm").shape == (2, 8, 8, 1)
+  # DDPM: the generic sampler on the EMA network with the family's key split, de-normalised and clipped.
+  k_noise, k_sampler = jax.random.split(key)
+  noise = jax.random.normal(k_noise, (2, 8, 8, 1))
+  x0 = ddpm(family.eps_fn(state), noise, k_sampler, schedules.offset_cosine, 4)
+  np.testing.assert_allclose(np.asarray(family.sample(state, key, 2, steps=4, sampler="ddpm")),
+                             np.clip(np.asarray(state.norm_mean + x0 * np.sqrt(state.norm_var)), 0, 1), atol=1e-5)
   # The untrained (zero-head) network predicts eps = 0: x0_hat = x_t / signal, de-normalised.
   noise = jax.random.normal(key, (2, 8, 8, 1))
   out = family.generate(initial, key, 2, steps=1, initial_noise=noise)
@@ -239,7 +247,7 @@ def test_family_sampling(trained):
 
 
 def test_family_sample_outputs(trained):
-  config, x, initial, state, losses = trained
+  config, x, initial, state, losses, _ = trained
   key = jax.random.PRNGKey(0)
   out = family.sample_outputs(state, config, key, 3, {"steps_sweep": "1,2,3"})
   assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
@@ -249,6 +257,14 @@ def test_family_sample_outputs(trained):
                              np.asarray(family.generate(state, key, 3, 3, initial_noise=noise)), atol=1e-6)
   out = family.sample_outputs(state, config, key, 2, {"interpolate": 5, "steps": 2})
   assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
+  # Row r, frame j decodes sin(t_j pi/2) a_r + cos(t_j pi/2) b_r, t_j = j / 4, with a, b drawn from k_noise.
+  k_noise, k_sampler = jax.random.split(key)
+  k_a, k_b = jax.random.split(k_noise)
+  a, b = (jax.random.normal(k, (2, 1, 8, 8, 1)) for k in (k_a, k_b))
+  t = np.linspace(0, 1, 5).reshape(1, 5, 1, 1, 1)
+  noises = (np.sin(t * np.pi / 2) * np.asarray(a) + np.cos(t * np.pi / 2) * np.asarray(b)).reshape(10, 8, 8, 1)
+  np.testing.assert_allclose(np.asarray(out["samples"]),
+                             np.asarray(family.generate(state, k_sampler, 10, 2, initial_noise=noises)), atol=1e-5)
   with pytest.raises(JaxgenError, match="steps_sweep"):
     family.sample_outputs(state, config, key, 2, {"steps_sweep": "a,b"})
   with pytest.raises(JaxgenError, match="class_grid"):
@@ -263,7 +279,11 @@ def test_toy_family_points():
   np.testing.assert_allclose(np.asarray(state.norm_var), x.var(0), rtol=1e-4)
   state, metrics = jax.jit(family.train_step)(state, {"x": x[:64]}, jax.random.PRNGKey(1))
   pts = family.sample(state, jax.random.PRNGKey(2), 7, steps=2)
-  assert pts.shape == (7, 2)
+  # Points are the DDIM output of the EMA MLP, de-normalised to data coordinates (no clipping).
+  k_noise, _ = jax.random.split(jax.random.PRNGKey(2))
+  x0 = ddim(family.eps_fn(state), jax.random.normal(k_noise, (7, 2)), schedules.offset_cosine, 2)
+  np.testing.assert_allclose(np.asarray(pts), np.asarray(state.norm_mean + x0 * np.sqrt(state.norm_var)),
+                             rtol=1e-5, atol=1e-6)
   with pytest.raises(JaxgenError, match="toy2d"):
     family.sample_outputs(state, config, jax.random.PRNGKey(0), 2, {"steps_sweep": "1,2"})
 

@@ -178,3 +178,12 @@ def test_sincos_interpolation_by_value():
   np.testing.assert_allclose(out[0], b, atol=1e-6)
   np.testing.assert_allclose(out[2], a, atol=1e-6)
   np.testing.assert_allclose(out[1], 0.5 * a + np.sqrt(3) / 2 * b, rtol=1e-5, atol=1e-6)   # sin 30°, cos 30°
+
+
+def test_latent_grid_by_value():
+  from jaxgen.latent.grid import latent_grid
+  z = np.asarray(latent_grid([-1.0, 0.0, 1.0], [5.0, 4.0], 4, dims=(2, 0)))
+  assert z.shape == (6, 4)
+  for r, y in enumerate([5.0, 4.0]):
+    for c, x in enumerate([-1.0, 0.0, 1.0]):
+      np.testing.assert_array_equal(z[r * 3 + c], [y, 0.0, x, 0.0])

@@ -92,8 +92,8 @@ def params_from_state_dict(state_dict: dict, expected) -> tuple:
 
 def convert(pickle_path: str, workdir: str, base_config=None):
   """Writes `workdir` (config.json + an Orbax checkpoint at step 0) from the pickle's G_ema; returns the State."""
-  from jaxgen import data as data_lib
   from jaxgen.families import stylegan
+  from jaxgen.families.stylegan.model import inference_state
   from jaxgen.train import checkpoint as ckpt
   from jaxgen.train import loop
   data = read_pickle(pickle_path)
@@ -106,10 +106,7 @@ def convert(pickle_path: str, workdir: str, base_config=None):
   gen, _ = stylegan.build(config)
   expected = jax.eval_shape(gen.init, jax.random.PRNGKey(0))
   params, w_avg = params_from_state_dict(g.state_dict(), expected)
-  # The State's structure from init, then the converted leaves (init_key as jaxgen.load uses).
-  init_key, _, _ = loop.rng_streams(config.seed)
-  state = stylegan.init(config, init_key, data_lib.example_batch(config, 2))
-  state = state.replace(g_ema=params, w_avg=w_avg)
+  state = inference_state(config, params, w_avg)        # the structure stylegan.init gives jaxgen.load
   loop.save_config(config, workdir)
   mngr = ckpt.manager(os.path.join(workdir, "checkpoints"), keep=config.train.keep_checkpoints, async_save=False)
   ckpt.save(mngr, 0, state)

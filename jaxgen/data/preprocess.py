@@ -1,6 +1,6 @@
 """Image preprocessing shared by every image source (NumPy, deterministic, no TensorFlow).
 
-The chain, in this order (DESIGN.md §5, REFERENCE.md §0 and the per-notebook "Data" paragraphs):
+The chain, in this order (docs/design.md §5, docs/reference.md §0 and the per-notebook "Data" paragraphs):
 
   1. to [0, 1]:   uint8 / 255 (floats are taken to be in [0, 1] already; digits arrive as value / 16).
   2. pad:         `pad` pixels of 0 on each side, in [0, 1] space. In [-1, 1] space that is -1, which is what

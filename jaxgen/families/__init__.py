@@ -1,4 +1,4 @@
-"""Generative families and the protocol they share (DESIGN.md §2).
+"""Generative families and the protocol they share (docs/design.md §2).
 
 A family is a module with these functions; `train.py`, `sample.py`, `jaxgen.load`, the evaluator and the
 benchmarks know families only through them:

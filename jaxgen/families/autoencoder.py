@@ -1,4 +1,4 @@
-"""Autoencoder with a 2-d embedding (REFERENCE.md §1, notebook 03_vae/01_autoencoder).
+"""Autoencoder with a 2-d embedding (docs/reference.md §1, notebook 03_vae/01_autoencoder).
 
 Encoder: [Conv 3×3 stride 2 "same" → (BatchNorm) → activation] × len(encoder_features) → Flatten → Dense(latent).
 Decoder (`model.decoder`):
@@ -34,6 +34,7 @@ import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.latent.grid import latent_grid
 from jaxgen.nn import layers, policy
 from jaxgen.train import updates
 
@@ -179,31 +180,44 @@ def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "mean"):
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
-  """What the autoencoder's steps need besides the State's leaves (hashable, static under jit).
+  """What the AE's and VAE's steps need besides the State's leaves (hashable, static under jit).
 
-  recon_loss: "bce" | "mse", averaged over pixels; box_decay: EMA decay of the embedding box.
+  recon_loss "bce" | "mse" with weight recon_weight and pixel reduction recon_reduction "mean" | "sum" (the
+  VAE's w·recon_b; the autoencoder's loss is by definition the pixel-mean error, w = 1); box_decay: EMA decay of
+  the autoencoder's embedding box (unused by the VAE).
   """
   latent_dim: int
   recon_loss: str
+  recon_weight: float
+  recon_reduction: str
   box_decay: float
 
   @classmethod
-  def from_config(cls, config) -> "HParams":
+  def from_config(cls, config, variational: bool = False) -> "HParams":
     m = config.model
-    return cls(latent_dim=int(m.latent_dim), recon_loss=m.recon_loss, box_decay=float(m.box_decay))
+    if variational:
+      return cls(int(m.latent_dim), m.recon_loss, float(m.recon_weight), m.recon_reduction, box_decay=0.0)
+    return cls(int(m.latent_dim), m.recon_loss, recon_weight=1.0, recon_reduction="mean", box_decay=float(m.box_decay))
 
 
 @struct.dataclass
-class State:
+class BaseState:
+  """What the AE and the VAE train (the VAE's whole State): network parameters, BatchNorm statistics, optimizer
+  state and step; the module, optimizer and HParams are static."""
   params: Any
   batch_stats: Any
   opt_state: Any
   step: jax.Array
-  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
-  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
   model: AutoEncoder = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
   hp: HParams = struct.field(pytree_node=False)
+
+
+@struct.dataclass
+class State(BaseState):
+  """The autoencoder's State: BaseState and the bounding box of its embeddings that `sample` draws from."""
+  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
+  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -225,7 +239,7 @@ def init(config, key, example_batch) -> State:
                model=model, tx=tx, hp=HParams.from_config(config))
 
 
-def _variables(state, params=None):
+def model_variables(state, params=None):
   v = {"params": state.params if params is None else params}
   if state.batch_stats:
     v["batch_stats"] = state.batch_stats
@@ -257,17 +271,14 @@ def train_step(state: State, batch, key):
 
 def _forward(state, params, x, train: bool):
   """(logits, z, batch_stats) — BatchNorm uses batch statistics and returns updated ones when train."""
-  variables = _variables(state, params)
+  def fwd(m, x):
+    z = m.encode(x, train)
+    return m.decode(z, train), z
+
+  variables = model_variables(state, params)
   if train and state.batch_stats:
-    def fwd(m, x):
-      z = m.encode(x, True)
-      return m.decode(z, True), z
     (logits, z), upd = state.model.apply(variables, x, method=fwd, mutable=["batch_stats"])
     return logits, z, upd["batch_stats"]
-
-  def fwd(m, x):
-    z = m.encode(x, False)
-    return m.decode(z, False), z
   logits, z = state.model.apply(variables, x, method=fwd)
   return logits, z, state.batch_stats
 
@@ -285,12 +296,12 @@ def eval_step(state: State, batch, key):
 
 def encode(state: State, x):
   """Embeddings z (B, latent) of images x (B, H, W, C) in [0, 1] (inference mode)."""
-  return state.model.apply(_variables(state), x, method=AutoEncoder.encode)
+  return state.model.apply(model_variables(state), x, method=AutoEncoder.encode)
 
 
 def decoder_logits(state: State, z):
   """Decoder logits (B, H, W, C) for latents z (B, latent)."""
-  return state.model.apply(_variables(state), z, method=AutoEncoder.decode)
+  return state.model.apply(model_variables(state), z, method=AutoEncoder.decode)
 
 
 def decode(state: State, z):
@@ -309,17 +320,6 @@ def embedding_box(state: State, x, batch_size: int = 500):
   zs = [np.asarray(enc(jnp.asarray(x[i:i + batch_size]))) for i in range(0, len(x), batch_size)]
   z = np.concatenate(zs)
   return z.min(axis=0), z.max(axis=0)
-
-
-def latent_grid(xs, ys, latent_dim: int, dims=(0, 1)):
-  """(len(ys)·len(xs), latent) points of the grid xs × ys in latent `dims` (others 0), row-major: row i holds
-  ys[i] in dims[1] and the columns run over xs in dims[0] — the layout of the reference's plotted grids (pass
-  ys from high to low for the top row to be the highest)."""
-  xs, ys = np.asarray(xs, np.float32), np.asarray(ys, np.float32)
-  z = np.zeros((len(ys), len(xs), latent_dim), np.float32)
-  z[:, :, dims[0]] = xs[None, :]
-  z[:, :, dims[1]] = ys[:, None]
-  return jnp.asarray(z.reshape(-1, latent_dim))
 
 
 def box_grid(lo, hi, n: int, dims=(0, 1)):

@@ -1,4 +1,4 @@
-"""Denoising diffusion (REFERENCE.md §8: the DDIM-style model of the keras.io example the book adapts).
+"""Denoising diffusion (docs/reference.md §8: the DDIM-style model of the keras.io example the book adapts).
 
 Training (one jitted `train_step`):
 

@@ -1,6 +1,6 @@
 """Generative adversarial networks: DCGAN, WGAN (weight clipping), WGAN-GP, and their conditional variants.
 
-`config.model.objective` picks the game (REFERENCE.md §4–§6, §9):
+`config.model.objective` picks the game (docs/reference.md §4–§6, §9):
 
   "bce"      DCGAN (Radford et al., 2016) as the reference notebook trains it: ONE forward pass
              fake = G(z); l_r = D(x); l_f = D(fake) (two D calls: separate BatchNorm batch statistics), then
@@ -342,7 +342,7 @@ def _latents(hp: GANHParams, key, num):
 
 
 def _bce_step(state: GANState, x, labels, key):
-  """DCGAN: one forward pass, simultaneous D and G updates (REFERENCE.md §4)."""
+  """DCGAN: one forward pass, simultaneous D and G updates (docs/reference.md §4)."""
   hp = state.hp
   k_z, k_noise, k_drop_r, k_drop_f = jax.random.split(key, 4)
   batch = x.shape[0]
@@ -378,7 +378,7 @@ def _bce_step(state: GANState, x, labels, key):
 
 
 def _wasserstein_step(state: GANState, x, labels, key):
-  """n_critic critic updates (lax.scan) then one generator update (REFERENCE.md §5, §6)."""
+  """n_critic critic updates (lax.scan) then one generator update (docs/reference.md §5, §6)."""
   hp = state.hp
   k_critic, k_gz, k_gdrop = jax.random.split(key, 3)
   if hp.critic_data == "split":   # each critic update gets its own slice of the batch (paper, Algorithm 1)

@@ -1,4 +1,4 @@
-"""Variational autoencoder (REFERENCE.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
+"""Variational autoencoder (docs/reference.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
 
 q(z|x) = N(mean, diag(exp(logvar))) from the encoder's two Dense heads; z = mean + exp(logvar/2)·ε
 (reparameterization); decoder logits for p(x|z); prior N(0, I).
@@ -27,19 +27,16 @@ Latent tools: `sample` (prior), `reconstruct`, `prior_grid` (the reference's nor
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import struct
 
 from jaxgen.errors import check, choice, supported_options
 from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
+from jaxgen.latent.grid import latent_grid
 from jaxgen.metrics import likelihood
 from jaxgen.train import updates
 
@@ -90,31 +87,7 @@ def gaussian_sigma(recon_weight: float, recon_reduction: str, num_pixels: int) -
 # State, init, steps.
 
 
-@dataclasses.dataclass(frozen=True)
-class HParams:
-  """What the VAE's steps need besides the State's leaves (hashable, static under jit): the loss
-  w·recon_b + KL_b with recon_loss "bce" | "mse", weight w and pixel reduction "mean" | "sum"."""
-  latent_dim: int
-  recon_loss: str
-  recon_weight: float
-  recon_reduction: str
-
-  @classmethod
-  def from_config(cls, config) -> "HParams":
-    m = config.model
-    return cls(latent_dim=int(m.latent_dim), recon_loss=m.recon_loss, recon_weight=float(m.recon_weight),
-               recon_reduction=m.recon_reduction)
-
-
-@struct.dataclass
-class State:
-  params: Any
-  batch_stats: Any
-  opt_state: Any
-  step: jax.Array
-  model: ae.AutoEncoder = struct.field(pytree_node=False)
-  tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: HParams = struct.field(pytree_node=False)
+State = ae.BaseState   # params, batch_stats, opt_state, step; model, tx, hp static
 
 
 def validate_config(config) -> None:
@@ -132,14 +105,7 @@ def init(config, key, example_batch) -> State:
   tx = ae.make_optimizer(config)
   return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
                opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32), model=model, tx=tx,
-               hp=HParams.from_config(config))
-
-
-def _variables(state, params=None):
-  v = {"params": state.params if params is None else params}
-  if state.batch_stats:
-    v["batch_stats"] = state.batch_stats
-  return v
+               hp=ae.HParams.from_config(config, variational=True))
 
 
 def _forward(state, params, x, key, train: bool):
@@ -150,10 +116,10 @@ def _forward(state, params, x, key, train: bool):
     return m.decode(z, train), mean, logvar
 
   if train and state.batch_stats:
-    (logits, mean, logvar), upd = state.model.apply(_variables(state, params), x, method=fwd,
+    (logits, mean, logvar), upd = state.model.apply(ae.model_variables(state, params), x, method=fwd,
                                                     mutable=["batch_stats"])
     return logits, mean, logvar, upd["batch_stats"]
-  logits, mean, logvar = state.model.apply(_variables(state, params), x, method=fwd)
+  logits, mean, logvar = state.model.apply(ae.model_variables(state, params), x, method=fwd)
   return logits, mean, logvar, state.batch_stats
 
 
@@ -192,17 +158,13 @@ def eval_step(state: State, batch, key):
 
 def encode(state: State, x):
   """(mean, logvar), each (B, latent), of q(z|x) for images x (B, H, W, C) in [0, 1]."""
-  return state.model.apply(_variables(state), x, method=ae.AutoEncoder.encode)
+  return state.model.apply(ae.model_variables(state), x, method=ae.AutoEncoder.encode)
 
 
-def decoder_logits(state: State, z):
-  """Decoder output before the sigmoid, (B, H, W, C): Bernoulli logits ("bce"); sigmoid of it is the mean."""
-  return state.model.apply(_variables(state), z, method=ae.AutoEncoder.decode)
-
-
-def decode(state: State, z):
-  """Images (B, H, W, C) in [0, 1] (the decoder's sigmoid output) for latents z (B, latent)."""
-  return jax.nn.sigmoid(decoder_logits(state, z))
+# The decoder is the autoencoder's: logits (B, H, W, C) (Bernoulli logits for "bce"; their sigmoid is the mean)
+# and images sigmoid(logits) in [0, 1], for latents z (B, latent).
+decoder_logits = ae.decoder_logits
+decode = ae.decode
 
 
 def _log_px(state, logits, x):
@@ -234,7 +196,7 @@ def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
   """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0),
   evenly spaced in prior probability; the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
   q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
-  return ae.latent_grid(q, q[::-1], latent_dim, dims)
+  return latent_grid(q, q[::-1], latent_dim, dims)
 
 
 def interpolate(state: State, x0, x1, num: int = 10):

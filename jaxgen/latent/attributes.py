@@ -1,4 +1,4 @@
-"""Attribute vectors in a latent space (REFERENCE.md §3, `vae_utils.get_vector_from_label`) and edits z + α·v.
+"""Attribute vectors in a latent space (the VAE notebook's `get_vector_from_label`) and edits z + α·v.
 
 The reference streams labelled batches, keeps running means of the latents of images with the attribute
 (label == 1) and without (label == −1), and returns (mean_pos − mean_neg) / ‖mean_pos − mean_neg‖. With the

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import Any
 
 import flax.linen as nn
@@ -324,7 +325,14 @@ class InceptionExtractor:
 
 def convert_pth(pth: str, out: str) -> None:
   """pytorch-fid's .pth -> the npz `load_weights` reads (needs PyTorch; run once where it is installed)."""
-  import torch  # noqa: PLC0415 (optional dependency, only for the one-off conversion)
+  from jaxgen.errors import JaxgenError
+  try:
+    import torch  # noqa: PLC0415 (optional dependency, only for the one-off conversion)
+  except ImportError:
+    raise JaxgenError("converting the .pth needs PyTorch (pip install torch); run it where torch is installed "
+                      "and copy the .npz here.") from None
+  if not os.path.isfile(pth):
+    raise JaxgenError(f"--convert={pth}: no such file; download it from {PTH_URL}")
   state = torch.load(pth, map_location="cpu")
   arrays = {k: v.numpy() for k, v in state.items() if not k.endswith("num_batches_tracked")}
   torch_to_flax(arrays)                                 # fail here, not at evaluation time, on a wrong file
@@ -338,7 +346,12 @@ def main(argv=None):
   p.add_argument("--convert", required=True, help=f"path of pt_inception-2015-12-05-6726825d.pth ({PTH_URL})")
   p.add_argument("--out", default=weights_path(), help="npz to write (default: the cache location)")
   a = p.parse_args(argv)
-  convert_pth(os.path.expanduser(a.convert), os.path.expanduser(a.out))
+  from jaxgen.errors import JaxgenError
+  try:
+    convert_pth(os.path.expanduser(a.convert), os.path.expanduser(a.out))
+  except JaxgenError as e:
+    print(f"error: {e}", file=sys.stderr)
+    raise SystemExit(2)
   print(f"wrote {a.out}")
 
 

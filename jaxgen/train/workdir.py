@@ -59,12 +59,14 @@ def config_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def recorded_config(workdir) -> dict | None:
-  """The JSON of `<workdir>/config.json`, or None when there is none."""
+  """The JSON of `<workdir>/config.json` in today's key names (config.upgrade_recorded: a run recorded by an
+  earlier jaxgen keeps loading and resuming), or None when there is none."""
+  from jaxgen.config import upgrade_recorded
   p = path(workdir) / CONFIG_FILE
   if not p.exists():
     return None
   try:
-    return json.loads(p.read_text())
+    return upgrade_recorded(json.loads(p.read_text()))
   except (OSError, ValueError) as e:
     raise JaxgenError(f"cannot read {p}: {e}") from None
 

@@ -124,11 +124,20 @@ def init(config, key, example_batch) -> State:
   g_params = gen.init(k_g)
   g_tx, d_tx = _adam(config.optim), _adam(config.optim)
   w_avg = jnp.zeros((gen.w_dim,), jnp.float32)
+  if config.model.inference_only:
+    return inference_state(config, g_params, w_avg)
   hp = HParams.from_config(config.model)
   step = jnp.zeros((), jnp.int32)
-  if config.model.inference_only:
-    return State(step, {}, {}, (), (), g_params, w_avg, gen, None, g_tx, d_tx, hp)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
   d_params = disc.init(k_d, x)["params"]
   return State(step, g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), jax.tree.map(jnp.array, g_params),
                w_avg, gen, disc, g_tx, d_tx, hp)
+
+
+def inference_state(config, g_ema, w_avg) -> State:
+  """The State of an inference-only run (model.inference_only): generator parameters `g_ema` and `w_avg` (w_dim,)
+  only; no discriminator, no optimizer state (what jaxgen.convert writes)."""
+  gen, _ = build(config)
+  g_tx = d_tx = _adam(config.optim)
+  return State(jnp.zeros((), jnp.int32), {}, {}, (), (), g_ema, jnp.asarray(w_avg, jnp.float32), gen, None, g_tx,
+               d_tx, HParams.from_config(config.model))
