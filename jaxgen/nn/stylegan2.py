@@ -251,7 +251,7 @@ class GeneratorFunctions:
 
   def mapping(self, params, z: jax.Array) -> jax.Array:
     """z (B, z_dim) -> w (B, w_dim)."""
-    return self.net.apply({"params": params}, z, method=type(self.net).map)
+    return self.net.apply({"params": params}, z, method="map")  # by name: self.net may be a jaxgen.nn.policy.Policy
 
 
 @dataclasses.dataclass(frozen=True)
