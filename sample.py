@@ -3,8 +3,12 @@
   python sample.py --workdir=runs/ddm_digits --num=64 --out=samples.png [--seed=0]
   python sample.py --workdir=runs/ddm_digits --num=1000 --out=samples.npz   # key "samples" (+ "labels")
 
+More than 1,000 samples are drawn 1,000 at a time (see jaxgen.Run.sample_outputs_batched). Errors are one
+`error:` line: exit 2 for bad flags or an unreadable workdir/checkpoint (the message names the step and the
+--step values that remain), 1 for an unwritable --out or out of memory.
+
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K (conditional GANs)  --class_grid            --steps=K (EBM Langevin / diffusion steps)
+  --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
   --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
@@ -30,7 +34,9 @@ flags.DEFINE_string("sampler", None, "Diffusion: ddim (deterministic, the refere
 flags.DEFINE_string("steps_sweep", None, "Diffusion: decode the same noise with each step count, e.g. 1,2,3,5,20,100.")
 flags.DEFINE_bool("chain", None, "EBM: write the Langevin chain strip at the reference's steps.")
 flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generator).")
+flags.DEFINE_float("truncated_z", None, "GANs: sample z from N(0, I) truncated to [-t, t] (the truncation trick).")
 flags.DEFINE_integer("interpolate", None, "Frames of an interpolation between pairs of latents/noises.")
+flags.DEFINE_integer("latent_grid", None, "AE/VAE: decode an n x n grid over the first two latent dimensions.")
 flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K, boundary:LABEL, file:PATH.npy, or a "
                     "combination like '1*file:age.npy+0.5*file:smile.npy'; two joined by ',' give a grid.")
 flags.DEFINE_string("alphas", None, "Edit strengths lo:hi:n, e.g. -4:4:7.")
@@ -39,8 +45,8 @@ flags.DEFINE_string("layer_weights", None, "Style-based edits: per-layer weights
                     "'0:7=1,7:12=0.5' or presets 'coarse=1,middle=0.5,fine=0.1'.")
 flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 'const' (fixed maps) or 'none'.")
 
-OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "interpolate", "direction",
-                "alphas", "mix-crossover", "layer_weights", "noise_mode")
+OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
+                "interpolate", "latent_grid", "direction", "alphas", "mix-crossover", "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:
@@ -61,19 +67,20 @@ def main(argv):
   import jax
   import jaxgen
   from jaxgen import viz
+  cli.check_writable(FLAGS.out, "--out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
-  out = run.sample_outputs(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
+  out = run.sample_outputs_batched(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
   samples = np.asarray(out["samples"], np.float32)
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   if ext == ".npz":
     arrays = {"samples": samples}
     if "labels" in out:
       arrays["labels"] = np.asarray(out["labels"])
     np.savez(FLAGS.out, **arrays)
   elif samples.ndim == 2:
-    viz.save_points(samples, FLAGS.out)
+    viz.save_points(samples, FLAGS.out, data_name=run.config.data.name)
   else:
-    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"))
+    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
+                        col_labels=out.get("col_labels"))
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

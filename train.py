@@ -2,8 +2,22 @@
 
   python train.py --config=configs/ddm_digits.py --workdir=runs/ddm_digits [--config.train.num_steps=300]
 
-Re-running with the same --workdir resumes from its latest checkpoint. See README.md.
+Re-running with the same --workdir resumes from its newest readable checkpoint; only train.num_steps, the
+log/checkpoint/sample/eval intervals and sample.* may change between runs (recorded in config_history.jsonl).
+One trainer at a time holds a workdir (<workdir>/lock).
+
+Exit status: 0 done, or stopped by SIGTERM/SIGINT after saving a checkpoint (run the same command to resume);
+1 the run cannot go on (disk full, failed checkpoint save, unwritable workdir, out of memory); 2 a user
+mistake (flags, config, incompatible or busy workdir); 3 training diverged (NaN/Inf; the last good checkpoint
+is kept). Every failure is one `error: ...` line on stderr.
+
+Several processes (a TPU VM slice, a GPU cluster; see README "Running on a TPU VM slice / a GPU cluster"): run
+the same command on every host with --jax_distributed (auto-detected on Cloud TPU and Slurm) or with
+--coordinator_address=HOST:PORT --num_processes=N --process_id=I; the workdir must be shared (or gs://).
+A SIGTERM to any one process makes all of them save the same step and exit 0.
 """
+import os
+
 from absl import flags
 from ml_collections import config_flags
 
@@ -13,7 +27,7 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file in configs/ (e.g. configs/ddm_digits.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl, TensorBoard files and samples.")
-flags.DEFINE_bool("jax_distributed", False, "Call jax.distributed.initialize() first (multi-host TPU/GPU).")
+cli.define_distributed_flags()
 
 
 def main(argv):
@@ -23,15 +37,11 @@ def main(argv):
     cli.fail("--config is required, e.g. --config=configs/ddm_digits.py")
   if not FLAGS.workdir:
     cli.fail("--workdir is required, e.g. --workdir=runs/ddm_digits")
-  import jax
-  if FLAGS.jax_distributed:
-    jax.distributed.initialize()
-  from jaxgen.train import TrainingDiverged, train
-  try:
-    train(FLAGS.config, FLAGS.workdir)
-  except TrainingDiverged as e:
-    print(f"error: {e}", flush=True)
-    raise SystemExit(1)
+  if not FLAGS.process_id and os.environ.get("JAX_PROCESS_ID", "0") in ("", "0"):  # only process 0 prints
+    print(f"train.py: starting {FLAGS.config.family} in {FLAGS.workdir} ...", flush=True)
+  cli.init_distributed()
+  from jaxgen.train import train
+  train(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,18 @@
 """Which exact convolution formulation trains the reference autoencoder fastest on this CPU?
 
-Times one jitted train step (forward + backward + Adam) of the REFERENCE.md §1 autoencoder (Fashion-MNIST
+Times one jitted train step (forward + backward + Adam) of the docs/reference.md §1 autoencoder (Fashion-MNIST
 32x32x1, batch 100, 2-d latent, BCE) for each combination of
   strided conv (encoder):     lax (nn.Conv) | space_to_depth (+ stride-1 conv) | im2col (one matmul)
   transposed conv (decoder):  lax (nn.ConvTranspose) | subpixel (stride-1 conv + depth-to-space) | col2im
   stride-1 conv (output):     lax | im2col
 and the UpSampling + Conv decoder variant, then (each in a fresh process, since XLA reads its flags once)
 the best combination under a few XLA:CPU flag sets. All formulations compute the same function
-(tests/test_layers.py). Prints ms/step and writes benchmarks/results/conv_formulations.json.
+(tests/test_layers.py); the ones no family uses live in benchmarks/conv_variants.py. Prints ms/step; `--out=PATH`
+also writes the results as JSON (the measurements quoted in the README are benchmarks/results/conv_formulations.json:
+pass that path to replace them on purpose).
 
-  python benchmarks/conv_formulations.py            # everything (several minutes on 2 cores)
-  python benchmarks/conv_formulations.py --quick    # fewer steps
+  python benchmarks/conv_formulations.py                                  # everything (several minutes on 2 cores)
+  python benchmarks/conv_formulations.py --quick --out=runs/conv.json     # fewer steps, keep the JSON
 Timings on a shared machine are noisy: compare rows of one run. Keras reference: 39.5 ms/step (TF 2.15).
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import time
 
-KERAS_AE_MS = 39.5     # REFERENCE.md §10, TF 2.15, same 2-core CPU
+KERAS_AE_MS = 39.5     # docs/reference.md §10, TF 2.15, same 2-core CPU
 KERAS_VAE_MS = 35.0
 
 FLAG_SETS = {
@@ -42,6 +44,10 @@ def build(conv_impl: str, convt_impl: str, out_impl: str, decoder: str = "transp
   import optax
 
   from jaxgen.nn import layers
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  import conv_variants
+  conv_impl, out_impl = conv_variants.CONV[conv_impl], conv_variants.CONV[out_impl]
+  convt_impl = conv_variants.CONV_TRANSPOSE[convt_impl]
 
   class AE(nn.Module):
     @nn.compact
@@ -135,7 +141,7 @@ def main():
   ap.add_argument("--child", default="", help="internal: run these combos (comma list) and print JSON")
   ap.add_argument("--steps", type=int, default=0)
   ap.add_argument("--no-flags", action="store_true")
-  ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "conv_formulations.json"))
+  ap.add_argument("--out", default="", help="write the results as JSON here (default: print only)")
   a = ap.parse_args()
   steps = a.steps or (8 if a.quick else 20)
   if a.child:
@@ -168,11 +174,12 @@ def main():
                                                     for k, v in res.items()}}
       print(f"  [{fname:22s}] " + "  ".join(f"{k}: {v['median_ms']:.1f} (cpu {v['cpu_ms']:.1f})"
                                              for k, v in res.items()), flush=True)
-  os.makedirs(os.path.dirname(a.out), exist_ok=True)
-  with open(a.out, "w") as f:
-    json.dump(results, f, indent=1)
+  if a.out:
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+      json.dump(results, f, indent=1)
   print("best:", ranked[0][0], f"{ranked[0][1]['median_ms']:.1f} ms/step = "
-        f"{ranked[0][1]['median_ms'] / KERAS_AE_MS:.2f} x Keras;", "wrote", a.out)
+        f"{ranked[0][1]['median_ms'] / KERAS_AE_MS:.2f} x Keras;", f"wrote {a.out}" if a.out else "(no --out: not saved)")
 
 
 if __name__ == "__main__":

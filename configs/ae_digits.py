@@ -1,9 +1,9 @@
 """Autoencoder on scikit-learn's 8x8 digits (embedded, offline) resized to 16x16: trains in about a minute on CPU.
 
   python train.py --config=configs/ae_digits.py --workdir=runs/ae_digits
-  python sample.py --workdir=runs/ae_digits --interpolate=10
+  python sample.py --workdir=runs/ae_digits --latent_grid=10
 
-The reference autoencoder (REFERENCE.md §1) with two stride-2 stages instead of three (16x16 input), 2-d
+The reference autoencoder (docs/reference.md §1) with two stride-2 stages instead of three (16x16 input), 2-d
 embedding, BCE, Adam 1e-3, batch 100; 600 steps (~42 epochs of the 1,437 training digits).
 """
 from jaxgen.config import base_config

@@ -1,8 +1,8 @@
-"""Autoencoder on Fashion-MNIST, 32x32x1 in [0, 1], 2-d embedding — notebook 03_vae/01_autoencoder (REFERENCE.md §1).
+"""Autoencoder on Fashion-MNIST, 32x32x1 in [0, 1], 2-d embedding — notebook 03_vae/01_autoencoder (docs/reference.md §1).
 
   python train.py --config=configs/ae_fashion_mnist.py --workdir=runs/ae_fashion
   python sample.py --workdir=runs/ae_fashion --num=18                 # uniform in the embedding box
-  python sample.py --workdir=runs/ae_fashion --interpolate=15         # 15x15 decoded grid over the box
+  python sample.py --workdir=runs/ae_fashion --latent_grid=15         # 15x15 decoded grid over the box
 
 Encoder Conv 32/64/128 3x3 s2 ReLU -> Dense 2; decoder Dense 2048 -> 4x4x128 -> Conv2DTranspose 128/64/32 3x3 s2
 ReLU -> Conv 1 3x3 (sigmoid); 343,043 parameters. BCE (mean over pixels), Adam 1e-3, batch 100, 3 epochs.

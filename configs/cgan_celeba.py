@@ -1,4 +1,4 @@
-"""Conditional WGAN-GP on CelebA 64x64x3, label Blond_Hair — the reference notebook 04_gan/03_cgan (REFERENCE.md §6).
+"""Conditional WGAN-GP on CelebA 64x64x3, label Blond_Hair — the reference notebook 04_gan/03_cgan (docs/reference.md §6).
 
   python train.py --config=configs/cgan_celeba.py --workdir=runs/cgan_celeba
   python sample.py --workdir=runs/cgan_celeba --label=1          # blond
@@ -32,6 +32,8 @@ def get_config():
   m.gp_weight = 10.0                   # GP_WEIGHT
   m.gp_alpha_dist = "uniform"          # paper; the notebook draws alpha ~ N(0,1): --config.model.gp_alpha_dist=normal
   m.critic_data = "same"
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

@@ -1,4 +1,4 @@
-"""DCGAN on the LEGO bricks images, 64x64x1 in [-1, 1] — the reference notebook 04_gan/01_dcgan (REFERENCE.md §4).
+"""DCGAN on the LEGO bricks images, 64x64x1 in [-1, 1] — the reference notebook 04_gan/01_dcgan (docs/reference.md §4).
 
   python train.py --config=configs/dcgan_lego.py --workdir=runs/dcgan_lego \
       --config.data.name=folder:/path/to/lego-brick-images/dataset
@@ -27,6 +27,12 @@ def get_config():
   m.dropout = 0.3
   m.bn_momentum = 0.9
   m.label_noise = 0.1                  # NOISE_PARAM: real targets 1 + 0.1 U, fake targets -0.1 U
+  m.n_critic = 1                       # critic updates per generator update (wgan/wgan_gp; bce updates both at once)
+  m.gp_weight = 10.0                   # gradient-penalty weight (wgan_gp only)
+  m.gp_alpha_dist = "uniform"          # interpolation weight law of the penalty (wgan_gp only)
+  m.critic_data = "same"               # critic batches: "same" real batch for every update, or "split"
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.critic_second_slope = 0.3          # LeakyReLU slope after the 2nd critic conv (wgan/wgan_gp critic only)
 
   o = c.optim
   o.name = "adam"

@@ -20,6 +20,11 @@ def get_config():
   m.num_classes = 0
   m.mlp_hidden = (512, 512, 512)
   m.label_noise = 0.1                 # the DCGAN notebook's NOISE_PARAM
+  m.n_critic = 1                       # critic updates per generator update (wgan/wgan_gp; bce updates both at once)
+  m.gp_weight = 10.0                   # gradient-penalty weight (wgan_gp only)
+  m.gp_alpha_dist = "uniform"          # interpolation weight law of the penalty (wgan_gp only)
+  m.critic_data = "same"               # critic batches: "same" real batch for every update, or "split"
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
 
   o = c.optim
   o.name = "adam"

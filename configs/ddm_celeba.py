@@ -1,4 +1,4 @@
-"""Denoising diffusion on CelebA faces 64x64x3: the reference flowers model (REFERENCE.md §8) on faces.
+"""Denoising diffusion on CelebA faces 64x64x3: the reference flowers model (docs/reference.md §8) on faces.
 
   python train.py --config=configs/ddm_celeba.py --workdir=runs/ddm_celeba
   python sample.py --workdir=runs/ddm_celeba --steps=20

@@ -5,7 +5,7 @@
   python sample.py --workdir=runs/ddm_digits --steps_sweep=1,2,3,5,20,100
   python sample.py --workdir=runs/ddm_digits --interpolate=11
 
-The reference U-Net (REFERENCE.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
+The reference U-Net (docs/reference.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
 a 2 x 32 bottleneck; same embedding, offset-cosine schedule, L1 on eps, AdamW(1e-3, wd 1e-4) and EMA.
 """
 from jaxgen.config import base_config
@@ -30,12 +30,14 @@ def get_config():
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95
   m.loss = "mae"
-  m.ema = 0.999
+  m.ema_decay = 0.999
   m.ema_warmup = True                     # decay min(0.999, (1+n)/(10+n)): without it 0.999^2000 = 13% of the EMA is still the init
   m.ddpm_variance = "posterior"
 
   o = c.optim
   o.learning_rate = 1e-3
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.weight_decay = 1e-4
   o.eps = 1e-7
 

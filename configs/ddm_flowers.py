@@ -1,4 +1,4 @@
-"""Denoising diffusion on Oxford 102 Flowers 64x64x3 — the reference notebook 08_diffusion/01_ddm (REFERENCE.md §8).
+"""Denoising diffusion on Oxford 102 Flowers 64x64x3 — the reference notebook 08_diffusion/01_ddm (docs/reference.md §8).
 
   python train.py --config=configs/ddm_flowers.py --workdir=runs/ddm_flowers
   python sample.py --workdir=runs/ddm_flowers --steps=20                       # DDIM, 20 steps (the reference)
@@ -31,12 +31,14 @@ def get_config():
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.95
   m.loss = "mae"                          # the reference's L1 on eps; "mse" is DDPM's simple loss
-  m.ema = 0.999                           # EMA
+  m.ema_decay = 0.999                     # EMA
   m.ema_warmup = False                    # the reference: constant decay (True ramps it as min(0.999, (1+n)/(10+n)))
   m.ddpm_variance = "posterior"           # sigma^2 of the ancestral sampler: "posterior" (beta-tilde) or "beta"
 
   o = c.optim
   o.learning_rate = 1e-3                  # LEARNING_RATE
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.weight_decay = 1e-4                   # WEIGHT_DECAY (decoupled, on every variable, as Keras AdamW)
   o.eps = 1e-7                            # Keras epsilon
 
@@ -44,7 +46,7 @@ def get_config():
   t.batch_size = 64                       # BATCH_SIZE
   # EPOCHS = 50 of DATASET_REPETITIONS = 5 passes: with the TFDS "train" split (train+validation, 2,040 images)
   # one epoch = floor(5 * 2040 / 64) = 159 steps -> 50 * 159 = 7,950 steps. The reference's Kaggle folder holds
-  # N ~ 8k images (REFERENCE.md §10: ~640 steps per epoch -> ~32,000 steps): set train.num_steps for that budget.
+  # N ~ 8k images (docs/reference.md §10: ~640 steps per epoch -> ~32,000 steps): set train.num_steps for that budget.
   t.num_steps = 7950
   t.log_every = 50
   t.checkpoint_every = 159                # once per epoch, as the reference's checkpoint callback

@@ -29,12 +29,14 @@ def get_config():
   m.min_signal_rate = 0.02
   m.max_signal_rate = 0.999
   m.loss = "mae"                          # the reference's L1: with MSE (6,000 steps) only 9/25 modes, 21% HQ
-  m.ema = 0.999
+  m.ema_decay = 0.999
   m.ema_warmup = True
   m.ddpm_variance = "posterior"
 
   o = c.optim
   o.learning_rate = 1e-3
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.weight_decay = 1e-4
   o.eps = 1e-7
 

@@ -1,4 +1,4 @@
-"""Energy-based model on MNIST, 32x32x1 in [-1, 1] — the reference notebook 07_ebm/01_ebm (REFERENCE.md §7).
+"""Energy-based model on MNIST, 32x32x1 in [-1, 1] — the reference notebook 07_ebm/01_ebm.
 
   python train.py --config=configs/ebm_mnist.py --workdir=runs/ebm_mnist
   python sample.py --workdir=runs/ebm_mnist --num=10 --steps=1000 --chain
@@ -7,7 +7,7 @@ One train_step = 60 Langevin steps (step 10, noise 0.005, gradient clip 0.03, cl
 drawn from the replay buffer (8,192 entries, ~5% fresh U(-1, 1) starts) + one Adam(1e-4) contrastive-divergence
 update on 128 real + 128 fake images. Energies: p ∝ exp(-E); the notebook's network outputs the score -E, so
 its logged `real`/`fake` are the negatives of ours (cdiv, reg and loss have the same values).
-Reference quirk not reproduced (REFERENCE.md §9.9): the notebook does not shuffle and keeps a last batch of 96
+Reference quirk not reproduced: the notebook does not shuffle and keeps a last batch of 96
 whose split mislabels 16 fakes as reals; jaxgen shuffles each epoch and drops the remainder.
 """
 from jaxgen.config import base_config
@@ -34,7 +34,8 @@ def get_config():
   m.buffer_size = 8192                # BUFFER_SIZE
   m.buffer_init = 128                 # the buffer starts with 128 U(-1, 1) images
   m.buffer_fresh_prob = 0.05          # np.random.binomial(128, 0.05) fresh starts per batch
-  m.langevin = dict(steps=60,         # STEPS
+  m.langevin = dict(kind="sgld",      # noise std set independently of the step (the reference's update)
+                    steps=60,         # STEPS
                     step_size=10.0,   # STEP_SIZE
                     noise_scale=0.005,  # NOISE
                     grad_clip=0.03)   # GRADIENT_CLIP (per element); <= 0 or None turns it off
@@ -55,4 +56,6 @@ def get_config():
   t.num_sample_images = 16
 
   c.sample.steps = 1000               # generate_samples(..., steps=1000, step_size=10, noise=0.005)
+  c.sample.step_size_start = 10.0     # = langevin.step_size: no annealing
+  c.sample.temperature = 1.0          # noise std x sqrt(T): the trained chain's noise
   return c

@@ -1,4 +1,4 @@
-"""VAE on CelebA faces, 32x32x3 in [0, 1], 200-d latent — notebook 03_vae/03_vae_faces (REFERENCE.md §3).
+"""VAE on CelebA faces, 32x32x3 in [0, 1], 200-d latent — notebook 03_vae/03_vae_faces (docs/reference.md §3).
 
   python train.py --config=configs/vae_celeba.py --workdir=runs/vae_celeba
   python sample.py --workdir=runs/vae_celeba --num=30
@@ -16,7 +16,7 @@ def get_config():
   c = base_config()
   c.family = "vae"
   c.data.name = "tfds/celeb_a"
-  c.data.image_size = 32              # IMAGE_SIZE = 32 (not 64: REFERENCE.md §9.1)
+  c.data.image_size = 32              # IMAGE_SIZE = 32 (not 64: docs/reference.md §9.1)
   c.data.channels = 3
   c.data.range = "unit"
   c.data.label = "Blond_Hair"         # used only for attribute vectors (LABEL in vae_utils)

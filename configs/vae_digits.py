@@ -4,7 +4,7 @@
   python sample.py --workdir=runs/vae_digits --num=36
   python -m jaxgen.evaluate --workdir=runs/vae_digits            # ELBO / IWAE bound in nats
 
-The reference Fashion-MNIST VAE (REFERENCE.md §2) with two stride-2 stages (16x16 input) and a 2-d latent;
+The reference Fashion-MNIST VAE (docs/reference.md §2) with two stride-2 stages (16x16 input) and a 2-d latent;
 the reference loss scale (w = 500 on the pixel-mean BCE of 256 pixels); Adam 1e-3, batch 100, 600 steps.
 """
 from jaxgen.config import base_config

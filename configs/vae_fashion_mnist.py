@@ -1,8 +1,8 @@
-"""VAE on Fashion-MNIST, 32x32x1 in [0, 1], 2-d latent — notebook 03_vae/02_vae_fashion (REFERENCE.md §2).
+"""VAE on Fashion-MNIST, 32x32x1 in [0, 1], 2-d latent — notebook 03_vae/02_vae_fashion (docs/reference.md §2).
 
   python train.py --config=configs/vae_fashion_mnist.py --workdir=runs/vae_fashion
   python sample.py --workdir=runs/vae_fashion --num=18               # z ~ N(0, I)
-  python sample.py --workdir=runs/vae_fashion --interpolate=15       # the norm.ppf latent grid
+  python sample.py --workdir=runs/vae_fashion --latent_grid=15       # the norm.ppf latent grid
   python -m jaxgen.evaluate --workdir=runs/vae_fashion               # ELBO / IWAE bound in nats
 
 Encoder Conv 32/64/128 3x3 s2 ReLU -> z_mean, z_log_var (Dense 2 each); decoder as the autoencoder's;

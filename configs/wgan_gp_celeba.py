@@ -1,4 +1,4 @@
-"""WGAN-GP on CelebA 64x64x3 in [-1, 1] — the reference notebook 04_gan/02_wgan_gp (REFERENCE.md §5).
+"""WGAN-GP on CelebA 64x64x3 in [-1, 1] — the reference notebook 04_gan/02_wgan_gp (docs/reference.md §5).
 
   python train.py --config=configs/wgan_gp_celeba.py --workdir=runs/wgan_gp_celeba
   python sample.py --workdir=runs/wgan_gp_celeba --num=64
@@ -30,6 +30,8 @@ def get_config():
   m.gp_weight = 10.0                  # GP_WEIGHT
   m.gp_alpha_dist = "uniform"         # paper (Gulrajani et al.): alpha ~ U[0,1]; "normal" = the notebook's N(0,1)
   m.critic_data = "same"              # the notebook reuses the real batch for all 3 critic updates; "split": paper
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

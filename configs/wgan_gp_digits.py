@@ -31,6 +31,8 @@ def get_config():
   m.gp_weight = 10.0
   m.gp_alpha_dist = "uniform"          # paper; "normal" = the notebook's N(0,1)
   m.critic_data = "same"
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

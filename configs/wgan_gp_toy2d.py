@@ -31,6 +31,8 @@ def get_config():
   m.gp_weight = 0.1                   # LAMBDA = 0.1 in gan_toy.py ("smaller lambda seems to help for toy tasks")
   m.gp_alpha_dist = "uniform"
   m.critic_data = "split"             # gan_toy.py / Algorithm 1: a fresh real batch of 256 for each critic update
+  m.clip_value = 0.01                  # weight clipping bound (objective "wgan" only)
+  m.label_noise = 0.0                  # noisy BCE targets (objective "bce" only)
 
   o = c.optim
   o.name = "adam"

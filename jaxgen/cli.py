@@ -1,59 +1,176 @@
 """Command-line plumbing shared by train.py, sample.py and `python -m jaxgen.evaluate`.
 
-User mistakes (bad flags, unknown config keys, bad values, missing work directories) end the program with one
-clear line on stderr and exit status 2 — never a traceback.
+Every failure ends the program with one `error: ...` line on stderr — never a traceback — and an exit status:
+  0  done (for train.py also: stopped by SIGTERM/SIGINT after saving a checkpoint; run it again to resume)
+  1  the run cannot go on: disk full, a failed checkpoint save, an unwritable file, out of memory
+  2  a user mistake: bad flags, unknown config keys, bad values, missing or incompatible work directories
+  3  train.py: training diverged (NaN/Inf); the last good checkpoint is kept
+`--help` prints the usage and exits 0.
 """
 import os
-import re
 import sys
 
 from absl import app, flags
 
 USAGE_ERROR = 2
+RUN_FAILURE = 1
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
 
 
-def fail(message: str) -> None:
-  """Prints `message` as one line and exits with status 2."""
-  print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-  sys.exit(USAGE_ERROR)
+def fail(message: str, status: int = USAGE_ERROR) -> None:
+  """Prints `message` as one line and exits with `status` (default 2: a user mistake)."""
+  print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def describe_os_error(e: OSError) -> str:
+  """'cannot write /x/y: No space left on device' from an OSError."""
+  name = getattr(e, "filename", None)
+  return f"{e.strerror or e}" + (f": {name}" if name else "")
+
+
+def check_writable(path: str, flag: str) -> None:
+  """Raises JaxgenError unless a file can be written at `path` (creating its folder); checked before the work
+  that produces the file, so a long sampling or evaluation never ends in a failed write."""
+  from jaxgen.errors import JaxgenError
+  existed = os.path.exists(path)
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "ab"):
+      pass
+    if not existed:
+      os.remove(path)
+  except OSError as e:
+    raise JaxgenError(f"{flag}={path!r}: cannot write there ({e.strerror or e}); choose a writable path.") from None
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+  return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e)[:2000]
+
+
+def _load_config_file(path: str):
+  """get_config() of a config file (as ml_collections' config_flags loads it; `path:arg` passes arg)."""
+  import importlib.util
+  path, _, arg = path.partition(":")
+  spec = importlib.util.spec_from_file_location("jaxgen_user_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def _check_config_args(argv) -> None:
+  """Validates `--config=PATH` and every `--config.KEY=VALUE` against the config file itself (its keys and value
+  types are the schema) before absl parses them, so mistakes end in one line whatever the library versions."""
+  from jaxgen import config as config_lib
+  from jaxgen.errors import JaxgenError
+  path = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), None)
+  if path is None:
+    return
+  if not os.path.isfile(path.partition(":")[0]):
+    fail(f"--config={path!r}: no such config file; the configs are in configs/, e.g. configs/ddm_digits.py.")
+  try:
+    config = _load_config_file(path)
+  except Exception as e:  # a broken config file: name it and the error, one line
+    fail(f"--config={path!r} could not be loaded: {type(e).__name__}: {e}")
+  overrides = {}
+  for arg in argv[1:]:
+    if arg.startswith(("--config.", "--noconfig.")):
+      key, has_value, value = arg.split(".", 1)[1].partition("=")
+      overrides[key] = value if has_value else "true"
+  try:
+    config_lib.check_overrides(config, overrides)
+  except JaxgenError as e:
+    fail(str(e))
 
 
 def _parse_flags(argv):
-  for arg in argv[1:]:
-    if arg.startswith("--config="):
-      path = arg.split("=", 1)[1]
-      if not os.path.isfile(path):
-        fail(f"--config={path!r}: no such config file; the configs are in configs/, e.g. configs/ddm_digits.py.")
+  _check_config_args(argv)
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:  # absl ends --help with status 1; asking for help is not an error
+    if any(a.split("=", 1)[0] in HELP_FLAGS for a in argv[1:]):
+      sys.exit(0)
+    raise
   except flags.Error as e:
-    fail(_explain(str(e), argv))
-  except Exception as e:  # config overrides raise AttributeError/KeyError/ValueError/TypeError
-    fail(_explain(f"{type(e).__name__}: {e}", argv))
+    fail(_first_line(str(e)))
+  except Exception as e:  # anything the checks above did not foresee: still one line
+    fail(_first_line(f"{type(e).__name__}: {e}"))
 
 
-def _explain(text: str, argv) -> str:
-  """One line for a flag-parsing failure; unknown config keys are named with the argument that set them."""
-  key = re.search(r"'([A-Za-z0-9_.]+)\\?'", text)
-  if key and ("AttributeError" in text or "KeyError" in text or "Unknown command line flag 'config." in text):
-    name = key.group(1).split("config.", 1)[-1]
-    culprit = next((a for a in argv[1:] if a.startswith("--config.") and name.split(".")[-1] in a), name)
-    hint = re.search(r'Did you mean "([^"]+)"', text)
-    return (f"unknown config key in {culprit}" + (f" (did you mean {hint.group(1)!r}?)" if hint else "")
-            + "; the config file lists the keys it defines.")
-  return text.strip().splitlines()[0] if text.strip() else text
+def _first_line(text: str) -> str:
+  lines = [line for line in text.strip().splitlines() if line.strip()]
+  return lines[0] if lines else text
 
 
 def run(main) -> None:
-  """`absl.app.run(main)` with flag and config errors turned into one line and exit status 2."""
-  from jaxgen.errors import JaxgenError
+  """`absl.app.run(main)` with every failure turned into one `error:` line and the exit statuses above."""
+  from jaxgen import compile_cache
+  from jaxgen.errors import JaxgenError, RunFailure
 
   def wrapped(argv):
     from absl import logging
-    logging.set_verbosity(logging.WARNING)  # library INFO chatter (Orbax) stays out of the terminal
+    if not flags.FLAGS["verbosity"].present:  # library logs (Orbax's, with tracebacks of errors jaxgen reports
+      logging.set_verbosity(logging.FATAL)    # as one line) stay out of the terminal unless --verbosity asks
+    compile_cache.enable()                    # JAXGEN_COMPILATION_CACHE=off|DIR (default ~/.cache/jaxgen/xla)
     try:
       main(argv)
     except JaxgenError as e:
       fail(str(e))
+    except RunFailure as e:
+      fail(str(e), getattr(e, "exit_code", RUN_FAILURE))
+    except OSError as e:
+      fail(describe_os_error(e), RUN_FAILURE)
+    except Exception as e:
+      if _is_out_of_memory(e):
+        fail(f"out of memory ({type(e).__name__}); lower train.batch_size or data.image_size "
+             "(sample.py/evaluate: --num).", RUN_FAILURE)
+      raise
 
   app.run(wrapped, flags_parser=_parse_flags)
+
+
+def define_distributed_flags() -> None:
+  """--jax_distributed, --coordinator_address, --num_processes, --process_id (for train.py and the tools that
+  run on every host of a multi-host job)."""
+  flags.DEFINE_bool("jax_distributed", False, "Start a multi-process run with jax.distributed.initialize(); on "
+                    "Cloud TPU VMs and Slurm the coordinator, process count and id are detected.")
+  flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, the same on every process (default: "
+                      "$JAX_COORDINATOR_ADDRESS). Implies --jax_distributed.")
+  flags.DEFINE_integer("num_processes", None, "Number of processes (default: $JAX_NUM_PROCESSES).")
+  flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes) (default: $JAX_PROCESS_ID).")
+
+
+def _env_int(name: str):
+  value = os.environ.get(name)
+  if value is None or value == "":
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    fail(f"${name}={value!r} must be an integer.")
+
+
+def init_distributed() -> None:
+  """Calls jax.distributed.initialize when the flags (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES,
+  $JAX_PROCESS_ID) ask for a multi-process run; any failure is one `error:` line (exit 2) saying what to pass."""
+  f = flags.FLAGS
+  address = f.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS") or None
+  num = f.num_processes if f.num_processes is not None else _env_int("JAX_NUM_PROCESSES")
+  pid = f.process_id if f.process_id is not None else _env_int("JAX_PROCESS_ID")
+  if not (f.jax_distributed or address or num is not None or pid is not None):
+    return
+  how = ("pass --coordinator_address=HOST:PORT (process 0's address, the same everywhere), --num_processes=N "
+         "and --process_id=I (0..N-1) to every process, or set $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES and "
+         "$JAX_PROCESS_ID; on Cloud TPU VMs and Slurm --jax_distributed alone detects them")
+  if num is not None and num < 1:
+    fail(f"--num_processes={num} must be >= 1.")
+  if pid is not None and num is not None and not 0 <= pid < num:
+    fail(f"--process_id={pid} must be in [0, {num}) for --num_processes={num}.")
+  import jax
+  # CPU devices of different processes talk through gloo (accelerators use their own collectives).
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  try:
+    jax.distributed.initialize(coordinator_address=address, num_processes=num, process_id=pid)
+  except Exception as e:  # ValueError for missing settings; RuntimeError/XlaRuntimeError for connection failures
+    text = " ".join(str(e).split())[:300]
+    fail(f"cannot start the multi-process run ({type(e).__name__}: {text}); {how}.")

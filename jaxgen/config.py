@@ -1,11 +1,21 @@
-"""The config schema every experiment shares (DESIGN.md §7).
+"""The config schema every experiment shares (docs/design.md §7).
 
 Each file in `configs/` starts from :func:`base_config` and fills in its family's fields, so the names the
 command line overrides (`--config.train.num_steps=300`) are the same for every family.
 """
+import ast
+import difflib
+
 import ml_collections
 
 from jaxgen.errors import JaxgenError, check
+
+# Keys renamed so that one idea has one name in every family; the old names are refused with a hint.
+RENAMED_KEYS = {
+    "model.ema": "model.ema_decay",
+    "model.critic_steps": "model.n_critic",
+    "optim.lr": "optim.learning_rate",
+}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -24,6 +34,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.label = ""        # attribute used as the label where a data set has several (CelebA: "Blond_Hair")
 
   c.model = ml_collections.ConfigDict()
+  c.model.dtype = "float32"     # compute dtype of the networks: "float32" | "bfloat16" (params stay float32)
+  c.model.conv_impl = "auto"    # "auto" (CPU: matmul forms, GPU/TPU: XLA's) | "lax" | "matmul" | "space_to_depth"
   c.optim = ml_collections.ConfigDict()
 
   c.train = ml_collections.ConfigDict()
@@ -40,6 +52,92 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+def upgrade_recorded(recorded: dict) -> dict:
+  """A config.json written by an earlier jaxgen, brought to today's names: renamed keys (RENAMED_KEYS) take their
+  new name, and shared keys added since (e.g. model.dtype) get base_config's value. Returns a new dict."""
+  import copy
+  out = copy.deepcopy(recorded)
+  for old, new in RENAMED_KEYS.items():
+    (sec_old, key_old), (sec_new, key_new) = old.split("."), new.split(".")
+    section = out.get(sec_old)
+    if isinstance(section, dict) and key_old in section and key_new not in out.get(sec_new, {}):
+      out.setdefault(sec_new, {})[key_new] = section.pop(key_old)
+  for name, value in flat_keys(base_config()).items():
+    node = out
+    *parents, leaf = name.split(".")
+    for p in parents:
+      node = node.setdefault(p, {})
+    node.setdefault(leaf, value)
+  return out
+
+
+def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> dict:
+  """{"train.num_steps": 1000, ...}: every leaf of `config` under its dotted name."""
+  out = {}
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, ml_collections.ConfigDict):
+      out.update(flat_keys(value, name + "."))
+    else:
+      out[name] = value
+  return out
+
+
+def _parse_like(text: str, default):
+  """`text` parsed as a value of `default`'s type, or raises ValueError naming the expected type."""
+  if isinstance(default, bool):
+    if text.lower() in ("true", "1", "yes"):
+      return True
+    if text.lower() in ("false", "0", "no"):
+      return False
+    raise ValueError("true or false")
+  if isinstance(default, int):
+    try:
+      return int(text)
+    except ValueError:
+      raise ValueError("an integer") from None
+  if isinstance(default, float):
+    try:
+      return float(text)
+    except ValueError:
+      raise ValueError("a number") from None
+  if isinstance(default, (tuple, list)):
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      raise ValueError("a tuple such as (32, 64)") from None
+    if isinstance(value, (int, float)):
+      value = (value,)
+    if not isinstance(value, (tuple, list)):
+      raise ValueError("a tuple such as (32, 64)")
+    return tuple(value)
+  return text
+
+
+def check_overrides(config: ml_collections.ConfigDict, overrides: dict) -> None:
+  """Checks `--config.KEY=VALUE` overrides ({"train.num_steps": "300"}) against the config's own keys and types.
+
+  Raises JaxgenError naming the first unknown key (with the renamed key or the closest existing ones as "did you
+  mean") or the first value that does not parse as its key's type. The config file is the schema: its keys are the
+  ones that exist and its values give their types.
+  """
+  keys = flat_keys(config)
+  for key, text in overrides.items():
+    if key not in keys:
+      hint = RENAMED_KEYS.get(key)
+      if hint is None:
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+        hint = close[0] if close else None
+      raise JaxgenError(f"unknown config key in --config.{key}={text}" + (f" (did you mean {hint!r}?)" if hint else "")
+                        + "; the config file lists the keys it defines.")
+    if keys[key] is None:
+      continue
+    try:
+      _parse_like(text, keys[key])
+    except ValueError as e:
+      raise JaxgenError(f"--config.{key}={text!r}: expected {e} (the config's value is {keys[key]!r}).") from None
+
+
 def validate_common(config: ml_collections.ConfigDict) -> None:
   """Checks the shared keys; raises JaxgenError naming the bad value and what is allowed."""
   from jaxgen import families  # local import: families import this module
@@ -50,6 +148,8 @@ def validate_common(config: ml_collections.ConfigDict) -> None:
   check(config.data.channels in (1, 3), f"data.channels={config.data.channels!r} is not allowed; choose 1 or 3.")
   check(config.data.range in ("unit", "symmetric"),
         f"data.range={config.data.range!r} is not allowed; choose 'unit' or 'symmetric'.")
+  from jaxgen.nn import policy
+  policy.validate(config)
   check(int(config.data.image_size) >= 4, f"data.image_size={config.data.image_size!r} must be at least 4.")
   check(int(config.data.pad) >= 0, f"data.pad={config.data.pad!r} must be >= 0.")
   for key in ("num_steps", "batch_size", "log_every", "keep_checkpoints"):
@@ -69,4 +169,4 @@ def validate(config: ml_collections.ConfigDict) -> None:
     family.validate_config(config)
 
 
-__all__ = ["base_config", "validate", "validate_common", "JaxgenError"]
+__all__ = ["base_config", "check_overrides", "flat_keys", "validate", "validate_common", "JaxgenError", "RENAMED_KEYS"]

@@ -16,15 +16,26 @@ def check(condition: bool, message: str) -> None:
     raise JaxgenError(message)
 
 
-def supported_options(owner: str, options, allowed, also: str = "") -> dict:
+def supported_options(owner: str, options, allowed, also: str = "", renamed=None) -> dict:
   """`options` without its None values (None = not set); raises JaxgenError naming the first option not in
-  `allowed` and listing the supported ones (`also`: a note appended to the list)."""
+  `allowed` and listing the supported ones (`also`: a note appended to the list). `renamed` maps an old
+  option name to its new one, which the error then suggests ("did you mean")."""
   given = {k: v for k, v in dict(options).items() if v is not None}
   unknown = sorted(set(given) - set(allowed))
   if unknown:
-    raise JaxgenError(f"sample option {unknown[0]!r} is not supported by {owner}; supported: "
+    hint = (renamed or {}).get(unknown[0])
+    hint = f" (did you mean {hint!r}?)" if hint else ""
+    raise JaxgenError(f"sample option {unknown[0]!r} is not supported by {owner}{hint}; supported: "
                       f"{', '.join(allowed)}{also}.")
   return given
+
+
+def require_keys(config, section: str, keys) -> None:
+  """Raises JaxgenError naming the keys of `config.<section>` that a config file does not define."""
+  missing = [k for k in keys if k not in config[section]]
+  if missing:
+    raise JaxgenError(f"the config does not define {', '.join(f'{section}.{k}' for k in missing)}; "
+                      f"the family needs them (see the configs/ files of this family for their meaning).")
 
 
 def choice(name: str, value, allowed) -> None:
@@ -32,3 +43,9 @@ def choice(name: str, value, allowed) -> None:
   allowed = list(allowed)
   if value not in allowed:
     raise JaxgenError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}.")
+
+
+class RunFailure(RuntimeError):
+  """A run that cannot go on for a reason outside the user's flags (disk full, a failed checkpoint save, out of
+  memory). The command-line tools print the message as one `error:` line and exit with `exit_code`."""
+  exit_code = 1

@@ -14,6 +14,9 @@ What is measured (jaxgen.metrics):
                                "fd_real" is the same distance for real training images: the floor a model can reach.
   VAE                          importance-weighted bound on log p(x) (K = --iwae_k; K=1 is the ELBO) on the test
                                split, in nats per image.
+  3-channel images, when the   Inception FID and KID (jaxgen.metrics.inception: the pytorch-fid/TF-FID network,
+  FID Inception weights are    pool3 features, 299x299 bilinear) of --num samples against as many test images;
+  in the cache                 KID = mean (std) of the unbiased cubic-kernel MMD² over 100 subsets.
 The table is printed and the numbers are written as JSON (default <workdir>/evaluate.json).
 """
 from __future__ import annotations
@@ -44,7 +47,38 @@ def plan(config) -> list[str]:
     groups.append("classifier")
   if config.family == "vae" and not jdata.is_toy2d(config):
     groups.append("likelihood")
+  if inception_applies(config):
+    groups.append("inception")
   return groups
+
+
+def inception_applies(config) -> bool:
+  """3-channel image data and the FID Inception weights in the cache (jaxgen.metrics.inception.weights_path)."""
+  from jaxgen import data as jdata
+  from jaxgen.metrics import inception
+  return (not jdata.is_toy2d(config) and int(config.data.get("channels", 0) or 0) == 3
+          and inception.weights_available())
+
+
+def inception_metrics(run, key, num: int, options: dict | None = None, kid_subset: int = 1000) -> dict:
+  """Inception FID and KID (mean, std over 100 subsets of min(kid_subset, num)) of `num` samples against `num`
+  real images of the test split (a seeded permutation, read batch by batch), in [0, 1] at the data's size."""
+  from jaxgen.data.pipeline import Pipeline
+  from jaxgen.metrics import frechet, inception
+  extractor = inception.InceptionExtractor()
+  d = run.config.data
+  fake = extractor.features(_to_unit(sample_in_batches(run, key, num, **(options or {})), d.range))
+  pipe, real, step = Pipeline(run.config, "test"), [], 0
+  try:
+    while sum(r.shape[0] for r in real) < num:
+      real.append(extractor.features(_to_unit(pipe.batch(step)["x"], d.range)))
+      step += 1
+  finally:
+    pipe.close()
+  real = np.concatenate(real)[:num]
+  kid, kid_std = frechet.kernel_inception_distance(fake, real, num_subsets=100, subset_size=kid_subset)
+  return {"inception_fid": frechet.frechet_distance_from_features(fake, real), "inception_kid": kid,
+          "inception_kid_std": kid_std, "inception_num_real": int(real.shape[0])}
 
 
 def sample_in_batches(run, key, num: int, batch: int = SAMPLE_BATCH, **options) -> np.ndarray:
@@ -188,6 +222,10 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
     result["classifier"] = info
   if "likelihood" in groups:
     result["metrics"].update(likelihood_metrics(run, k_lik, num_samples=iwae_k))
+  if "inception" in groups:
+    n = int(num or 1000)
+    result["num"] = n
+    result["metrics"].update(inception_metrics(run, jax.random.fold_in(key, 3), n, sample_options))
   result["metrics"] = {k: _json_number(v) for k, v in result["metrics"].items()}
   return result
 
@@ -218,7 +256,7 @@ def main(argv):
   from absl import flags, logging
   from jaxgen import cli
   import jaxgen
-  logging.set_verbosity(logging.WARNING)     # keep orbax's restore chatter out of the table
+  logging.set_verbosity(logging.ERROR)     # keep orbax's restore chatter out of the table
   FLAGS = flags.FLAGS
   if len(argv) > 1:
     cli.fail(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
@@ -228,12 +266,12 @@ def main(argv):
     cli.fail(f"--num={FLAGS.num} must be an integer >= 2.")
   if FLAGS.iwae_k < 1:
     cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
+  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
+  cli.check_writable(path, "--json" if FLAGS.json else "--json (default <workdir>/evaluate.json)")
   options = {"steps": FLAGS.steps} if FLAGS.steps is not None else {}
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True, sample_options=options)
   print(format_table(result))
-  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(result, f, indent=2)
   print(f"wrote {path}")

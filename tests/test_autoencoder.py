@@ -59,14 +59,14 @@ def test_box_and_grid_tools():
   pts = np.asarray(ae.sample_uniform_box(jax.random.PRNGKey(0), 5000, lo, hi))
   assert pts.shape == (5000, 2) and np.all(pts >= lo) and np.all(pts <= hi)
   np.testing.assert_allclose(pts.mean(0), (lo + hi) / 2, atol=0.06)
-  grid = np.asarray(ae.latent_grid(lo, hi, 3))
+  grid = np.asarray(ae.box_grid(lo, hi, 3))
   np.testing.assert_allclose(grid[:3, 0], [-1, 1, 3])          # first row: x left -> right at y = hi
   np.testing.assert_allclose(grid[::3, 1], [5, 3.5, 2])          # rows from hi down to lo
   c = _tiny_config()
   state = ae.init(c, jax.random.PRNGKey(0), {"x": np.zeros((1, 8, 8, 1), np.float32)})
   s = ae.sample(state, jax.random.PRNGKey(1), 6)
   assert s.shape == (6, 8, 8, 1) and float(s.min()) >= 0 and float(s.max()) <= 1
-  out = ae.sample_outputs(state, c, jax.random.PRNGKey(1), 6, {"interpolate": 3})
+  out = ae.sample_outputs(state, c, jax.random.PRNGKey(1), 6, {"latent_grid": 3})
   assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
   r = ae.reconstruct(state, jnp.zeros((2, 8, 8, 1)))
   assert r.shape == (2, 8, 8, 1)

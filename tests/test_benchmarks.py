@@ -21,11 +21,11 @@ def test_discover_lists_family_benchmark_configs(throughput):
   names, notes = throughput.discover()
   for family, module_name in families.FAMILIES.items():
     try:
-      module = __import__(module_name, fromlist=["_"])
+      __import__(module_name, fromlist=["_"])
     except ImportError:
       assert any(n.get("family") == family for n in notes)
       continue
-    for name in getattr(module, "BENCHMARK_CONFIGS", []):
+    for name in throughput.REFERENCE_CONFIGS[family]:
       assert name in names
   assert "ebm_toy2d" in names
   with pytest.raises(SystemExit):
@@ -55,5 +55,43 @@ def test_quick_run_end_to_end_writes_json(throughput, tmp_path):
   assert s["images_per_s"] > 0 and s["output_shape"] == [s["images"], 2]
   assert s["sampler_steps"] == 5 and s["image_steps_per_s"] > 0
   assert rec["memory"]["peak_rss_mib"] > 0
+  # FLOPs, FLOP/s and the fraction of the measured CPU peak.
+  peak = report["machine"]["peak_flops"]
+  assert peak["float32"] > 1e8 and "measured" in peak["source"]
+  assert rec["flops"]["matmul"] > 0 and rec["flops"]["xla"] > 0
+  assert rec["flops_per_s"] == pytest.approx(rec["flops"]["matmul"] * rec["steps_per_s"], rel=2e-2)
+  assert rec["fraction_of_peak"] == pytest.approx(rec["flops_per_s"] / peak["float32"], rel=1e-3)
+  assert 0 < rec["fraction_of_peak"] < 1.5 and rec["dtype"] == "float32"
   table = throughput.format_table(report["results"])
-  assert "ebm_toy2d" in table and "ms/step" in table
+  assert "ebm_toy2d" in table and "ms/step" in table and "GFLOP/s" in table
+
+
+def test_matmul_flops_count_scan_bodies_and_convolutions(throughput):
+  """Closed forms: 2·M·K·N per matmul times the scan length; 2·N·Ho·Wo·Cout·kh·kw·Cin per convolution."""
+  import jax
+  import jax.numpy as jnp
+
+  def f(x, w, img, kernel):
+    h = jax.lax.scan(lambda c, _: (jnp.tanh(c @ w), None), x, None, length=60)[0]
+    y = jax.lax.conv_general_dilated(img, kernel, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return h.sum() + y.sum()
+
+  args = (jnp.ones((16, 32)), jnp.ones((32, 8 * 4)), jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 5)))
+  flops, unknown = throughput.jaxpr_matmul_flops(jax.make_jaxpr(f)(*args).jaxpr)
+  assert not unknown
+  assert flops == 60 * 2 * 16 * 32 * 32 + 2 * (2 * 4 * 4 * 5) * (3 * 3 * 3)
+  compiled = jax.jit(f).lower(*args).compile()
+  out = throughput.step_flops(compiled, f, *args)
+  assert out["matmul"] == flops and out["xla"] < flops      # XLA counts the scan body once
+
+
+def test_sample_steps_and_peak_table(throughput):
+  from conftest import load_config
+  assert throughput.parse_sample_steps("ebm=60,diffusion=20") == {"ebm": 60, "diffusion": 20}
+  assert throughput.parse_sample_steps("20") == {"*": 20}
+  config = load_config("ddm_digits")
+  _, options = throughput.sample_settings("ddm_digits", config, False, {"ebm": 60, "diffusion": 7})
+  assert options["steps"] == 7
+  rec = {"dtype": "bfloat16", "flops_per_s": 98.9e12}
+  throughput.add_fraction_of_peak(rec, throughput.PEAK_FLOPS["H200"])
+  assert rec["fraction_of_peak"] == pytest.approx(0.1)

@@ -283,7 +283,7 @@ def test_tfds_not_prepared_says_how_to_prepare(tmp_path):
     data.load_split(cfg, "train")
   msg = str(e.value)
   assert "tfds/mnist is not prepared in" in msg and str(tmp_path) in msg
-  assert "tfds build mnist --file_format=array_record" in msg
+  assert f"python -m jaxgen.prepare mnist --data_dir={tmp_path}" in msg and "\n" not in msg
 
 
 # ---------------------------------------------------------------------------------------------------- folder

@@ -168,6 +168,67 @@ def test_eval_step_and_sampling_images():
     ebm.sample(state, jax.random.PRNGKey(2), 3, truncation=0.5)
 
 
+def test_sampling_schedule_temperature_and_options():
+  c = tiny_toy_config()
+  state = ebm.init(c, jax.random.PRNGKey(0), {"x": jnp.zeros((32, 2))})
+  hp = state.hp
+  assert hp.kind == "ula" and hp.sample_step_size_start > hp.step_size
+  # ULA: noise sqrt(2 eta_t), eta_t geometric from step_size_start to step_size; temperature scales the noise std.
+  eta, noise = ebm.chain_schedule(hp, 9, step_size_start=1e-2, temperature=0.25)
+  ratios = np.asarray(eta[1:] / eta[:-1])
+  np.testing.assert_allclose(ratios, (hp.step_size / 1e-2) ** (1 / 8), rtol=1e-5)
+  np.testing.assert_allclose([eta[0], eta[-1]], [1e-2, hp.step_size], rtol=1e-6)
+  np.testing.assert_allclose(noise, 0.5 * np.sqrt(2 * np.asarray(eta)), rtol=1e-6)
+  eta, noise = ebm.chain_schedule(hp, 4)                            # the training chain: constant
+  np.testing.assert_allclose(eta, hp.step_size, rtol=1e-6)
+  # SGLD kind (the reference): the noise std is noise_scale whatever the step size.
+  ref = ebm.make_hparams(load_config("ebm_mnist"))
+  eta, noise = ebm.chain_schedule(ref, 5, temperature=4.0)
+  np.testing.assert_allclose(eta, 10.0) and np.testing.assert_allclose(noise, 2 * 0.005, rtol=1e-6)
+  # `sample` is that chain from U(box) noise: equal to `langevin` with the schedule, same keys.
+  key = jax.random.PRNGKey(3)
+  got = ebm.sample(state, key, 6, steps=9, step_size_start=1e-2, temperature=0.25)
+  k_start, k_run = jax.random.split(key)
+  x0 = jax.random.uniform(k_start, (6, 2), jnp.float32, hp.low, hp.high)
+  eta, noise = ebm.chain_schedule(hp, 9, 1e-2, 0.25)
+  want = langevin(ebm.energy_fn(state), x0, k_run, steps=9, step_size=eta, noise_scale=noise,
+                  clip_range=hp.clip_range)
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  # Temperature 0 is deterministic descent: two keys for the chain give the same points from the same start.
+  cold = [ebm.run_chain(state, x0, jax.random.PRNGKey(i), 9, temperature=0.0) for i in (0, 1)]
+  np.testing.assert_allclose(cold[0], cold[1], atol=1e-7)
+  for bad in ({"temperature": -1.0}, {"step_size_start": 0.0}, {"steps": 0}):
+    with pytest.raises(JaxgenError, match=list(bad)[0]):
+      ebm.sample(state, key, 2, **bad)
+
+
+class _BrightnessClassifier:
+  """Stand-in classifier: class = floor(10 · mean pixel) (one-hot), for images in [0, 1]."""
+
+  def probabilities(self, images):
+    labels = np.clip((np.asarray(images).mean(axis=(1, 2, 3)) * 10).astype(int), 0, 9)
+    return np.eye(10)[labels]
+
+
+def test_buffer_class_histogram_reads_the_newest_entries():
+  c = tiny_image_config()
+  state = ebm.init(c, jax.random.PRNGKey(0), {"x": jnp.zeros((8, 8, 8, 1))})
+  # 16 noise entries (mean ~0 in [-1, 1] -> ~0.5 in [0, 1]: class 5), then pushes of constant images.
+  buf = state.buffer
+  for value in (-0.95, -0.95, 0.45, 0.85):                        # [0,1] means 0.025, 0.025, 0.725, 0.925
+    buf = ebm.replay_push(buf, jnp.full((8, 8, 8, 1), value))
+  state = state.replace(buffer=buf)
+  out = ebm.buffer_class_histogram(state, c, num=24, classifier=_BrightnessClassifier())
+  expected = np.zeros(10)
+  expected[[0, 7, 9]] = [8 / 24, 8 / 24, 8 / 24]                  # the newest 24: one push each of 0, 7, 9
+  np.testing.assert_allclose(out["histogram"], expected, atol=1e-4)
+  np.testing.assert_allclose(out["label_entropy"], np.log(3), rtol=1e-6)
+  assert out["num"] == 24 and out["confidence"] == 1.0 and out["step"] == 0
+  everything = ebm.buffer_class_histogram(state, c, num=10_000, classifier=_BrightnessClassifier())
+  assert everything["num"] == 48                                   # capped at the fill level
+  np.testing.assert_allclose(everything["histogram"][0], 16 / 48, atol=1e-4)
+
+
 def test_toy_train_eval_sample_and_density():
   c = tiny_toy_config()
   batch = {"x": jnp.zeros((32, 2))}
@@ -223,18 +284,20 @@ def test_kl_to_true_is_zero_for_the_true_mixture_and_positive_otherwise():
 
 
 @pytest.mark.slow
-def test_toy2d_ebm_beats_a_gaussian():
-  """configs/ebm_toy2d.py (8gaussians, 3,000 steps; ~4 min on a loaded 2-core CPU). Measured (seed 0): grid test
-  NLL -0.54 nats vs 2.84 for the fitted Gaussian; KL(true || model) 3.06 (the true modes have std 0.014, far
-  sharper than the alpha-regularised energy can express)."""
-  from jaxgen import data as data_lib
-  c = load_config("ebm_toy2d")
-  state = ebm.init(c, jax.random.PRNGKey(c.seed), data_lib.example_batch(c, c.train.batch_size))
-  step = jax.jit(ebm.train_step, donate_argnums=(0,))
+def test_toy2d_ebm_samples_every_mode():
+  """configs/ebm_toy2d.py (8gaussians) trained on fresh samples: 2,000 Langevin samples from U(box) noise cover all
+  8 modes with >= 80 % within 3 std of a mode (jaxgen.metrics.toy2d). Measured (loaded 2-core CPU, 8.7 min):
+  8/8, 98.25 %. (The grid test NLL is printed, not asserted: see the config's docstring.)"""
   from jaxgen.data import toy2d
+  from jaxgen.metrics import toy2d as toy_metrics
+  c = load_config("ebm_toy2d")
+  state = ebm.init(c, jax.random.PRNGKey(c.seed), {"x": jnp.zeros((c.train.batch_size, 2))})
+  step = jax.jit(ebm.train_step, donate_argnums=(0,))
   for t in range(c.train.num_steps):
     x = toy2d.sample_jit("8gaussians", jax.random.fold_in(jax.random.PRNGKey(1), t), c.train.batch_size)
     state, metrics = step(state, {"x": x}, jax.random.fold_in(jax.random.PRNGKey(2), t))
+  samples = np.asarray(ebm.sample(state, jax.random.PRNGKey(7), 2000))
+  modes = toy_metrics.mode_metrics(samples, "8gaussians")
   report = ebm.density_report(state)
-  print(report)
-  assert report["nll"] < report["gaussian_nll"] - 1.0
+  print(modes, report)
+  assert modes["modes_covered"] == 8 and modes["high_quality_fraction"] >= 0.8

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import tempfile
 
-import pytest
 
 from conftest import ROOT, load_config
 
@@ -43,8 +42,7 @@ def test_plan_picks_metrics_by_family_and_dataset():
   assert evaluate.plan(load_config("ebm_toy2d")) == ["toy2d"]
   assert evaluate.plan(load_config("ebm_digits")) == ["classifier"]
   assert evaluate.plan(load_config("wgan_gp_celeba")) == []
-  if os.path.exists(os.path.join(ROOT, "configs", "vae_digits.py")):
-    assert evaluate.plan(load_config("vae_digits")) == ["classifier", "likelihood"]
+  assert evaluate.plan(load_config("vae_digits")) == ["classifier", "likelihood"]
 
 
 def test_evaluate_toy2d_run(tmp_path):
@@ -60,8 +58,6 @@ def test_evaluate_toy2d_run(tmp_path):
   assert "modes_covered" in proc.stdout and "energy_distance" in proc.stdout
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "configs", "vae_digits.py")),
-                    reason="configs/vae_digits.py has not landed yet")
 def test_evaluate_vae_digits_run(tmp_path):
   _train("vae_digits", tmp_path / "run", **{"train.num_steps": 3})
   proc = _evaluate(f"--workdir={tmp_path / 'run'}", "--num=200", "--iwae_k=8")

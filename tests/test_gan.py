@@ -10,25 +10,25 @@ import optax
 import pytest
 
 from conftest import load_config
-from jaxgen.config import base_config
 from jaxgen.errors import JaxgenError
 from jaxgen.families import gan
 from jaxgen.nn import gan_nets
 
 
 def tiny_config(objective="wgan_gp", num_classes=0, image_size=8, n_critic=3, toy=False):
-  c = base_config()
-  c.family = "gan"
-  c.data.name = "toy2d/25gaussians" if toy else "digits"
+  c = load_config("wgan_gp_toy2d" if toy else "wgan_gp_digits")
   c.data.image_size = image_size
-  c.data.channels = 1
-  c.data.range = "symmetric"
+  c.model.critic_data = "same"
+  c.model.gp_weight = 10.0
+  c.optim.decay = "none"
   c.model.objective = objective
   c.model.latent_dim = 4
   c.model.num_classes = num_classes
-  c.model.g_features = (8,)
-  c.model.d_features = (8,)
-  c.model.mlp_hidden = (8, 8, 8)
+  if toy:
+    c.model.mlp_hidden = (8, 8, 8)
+  else:
+    c.model.g_features = (8,)
+    c.model.d_features = (8,)
   c.model.n_critic = n_critic
   c.model.gp_weight = 10.0
   c.model.label_noise = 0.1
@@ -182,7 +182,7 @@ def _count(tree):
 
 
 @pytest.mark.parametrize("name, g_total, g_train, d_total, d_train", [
-    ("dcgan_lego", 3_576_576, 3_574_656, 2_765_312, 2_763_520),      # REFERENCE.md §4
+    ("dcgan_lego", 3_576_576, 3_574_656, 2_765_312, 2_763_520),      # docs/reference.md §4
     ("wgan_gp_celeba", 3_808_003, 3_806_083, 2_764_737, 2_764_737),  # §5
     ("cgan_celeba", 729_859, 728_963, 662_977, 662_977),             # §6
 ])
@@ -247,10 +247,14 @@ def test_validate_config_rejects_bad_values():
 # ------------------------------------------------------------------------------------------------ train step
 
 
-def _adam_count(opt_state):
+def _adam_state(opt_state):
   is_adam = lambda s: isinstance(s, optax.ScaleByAdamState)
   (adam,) = [s for s in jax.tree.leaves(opt_state, is_leaf=is_adam) if is_adam(s)]
-  return int(adam.count)
+  return adam
+
+
+def _adam_count(opt_state):
+  return int(_adam_state(opt_state).count)
 
 
 def test_train_step_does_exactly_n_critic_updates():
@@ -334,18 +338,56 @@ def test_wgan_weight_clipping():
 
 
 def test_dcgan_step_simultaneous_update_and_metrics():
-  c = tiny_config("bce")
+  """One bce step takes ∂d_loss/∂θ_D and ∂g_loss/∂θ_G at the SAME old parameters (one forward pass).
+
+  Adam's first moment after one update is (1 − b1)·g, so the step's gradients are read from its optimizer states
+  and compared with a twin written with jax.grad on each player separately (sigmoid cross-entropy in plain
+  jnp.log form); a sequential update (G's gradient through the already-updated D) is shown to differ.
+  """
+  c = tiny_config("bce", image_size=16)                  # 16x16: two D blocks, so D has a BatchNorm
   batch = tiny_batch(c)
   state = gan.init(c, jax.random.PRNGKey(0), batch)
-  assert "batch_stats" not in state.d_batch_stats or True
-  new, metrics = jax.jit(gan.train_step)(state, batch, jax.random.PRNGKey(1))
+  assert jax.tree.leaves(state.d_batch_stats) and jax.tree.leaves(state.g_batch_stats)
+  key = jax.random.PRNGKey(1)
+  new, metrics = jax.jit(gan.train_step)(state, batch, key)
   assert (int(new.d_updates), int(new.g_updates)) == (1, 1)
   assert set(metrics) == {"d_loss", "d_real_acc", "d_fake_acc", "d_acc", "g_loss", "g_acc"}
-  # Both players moved, and the generator's BatchNorm moving statistics were updated.
-  assert not np.allclose(jax.tree.leaves(state.g_params)[0], jax.tree.leaves(new.g_params)[0])
-  assert not np.allclose(jax.tree.leaves(state.d_params)[0], jax.tree.leaves(new.d_params)[0])
-  assert not all(np.allclose(a, b) for a, b in zip(jax.tree.leaves(state.g_batch_stats),
-                                                  jax.tree.leaves(new.g_batch_stats)))
+  # Twin: the keys as the step documents them, each player's loss as its own function.
+  k_z, k_noise, k_drop_r, k_drop_f = jax.random.split(key, 4)
+  z = jax.random.normal(k_z, (6, 4))
+  rt, ft = gan.noisy_labels(k_noise, 6, 0.1)
+  x = jnp.asarray(batch["x"])
+  xent = lambda l, t: jnp.mean(-t * jnp.log(jax.nn.sigmoid(l)) - (1 - t) * jnp.log(1 - jax.nn.sigmoid(l)))
+
+  def logits(g_params, d_params):
+    fake, g_upd = state.generator.apply({"params": g_params, "batch_stats": state.g_batch_stats}, z, train=True,
+                                        mutable=["batch_stats"])
+    real_l, d_upd = state.critic.apply({"params": d_params, "batch_stats": state.d_batch_stats}, x, train=True,
+                                       rngs={"dropout": k_drop_r}, mutable=["batch_stats"])
+    fake_l, d_upd = state.critic.apply({"params": d_params, **d_upd}, fake, train=True, rngs={"dropout": k_drop_f},
+                                       mutable=["batch_stats"])
+    return real_l, fake_l, g_upd["batch_stats"], d_upd["batch_stats"]
+
+  d_loss = lambda d: 0.5 * (xent(logits(state.g_params, d)[0], rt) + xent(logits(state.g_params, d)[1], ft))
+  g_loss = lambda g, d: xent(logits(g, d)[1], 1.0)
+  d_grads = jax.grad(d_loss)(state.d_params)
+  g_grads = jax.grad(g_loss)(state.g_params, state.d_params)
+  close = lambda a, b, **kw: jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, **kw), a, b)
+  close(_adam_state(new.d_opt_state).mu, jax.tree.map(lambda g: 0.5 * g, d_grads), rtol=1e-3, atol=1e-7)
+  close(_adam_state(new.g_opt_state).mu, jax.tree.map(lambda g: 0.5 * g, g_grads), rtol=1e-3, atol=1e-7)
+  np.testing.assert_allclose(metrics["d_loss"], d_loss(state.d_params), rtol=1e-5)
+  np.testing.assert_allclose(metrics["g_loss"], g_loss(state.g_params, state.d_params), rtol=1e-5)
+  # Adam's first update is −lr·g/(|g| + eps) (bias-corrected m = g, v = g²).
+  adam1 = lambda p, g: p - 1e-3 * g / (jnp.abs(g) + 1e-7)
+  close(new.d_params, jax.tree.map(adam1, state.d_params, d_grads), atol=2e-6)
+  # BatchNorm statistics: G's after its pass, D's after the real then the fake pass.
+  _, _, g_stats, d_stats = logits(state.g_params, state.d_params)
+  close(new.g_batch_stats, g_stats, rtol=1e-5, atol=1e-7)
+  close(new.d_batch_stats, d_stats, rtol=1e-5, atol=1e-7)
+  # The alternative this rules out: G's gradient taken through the updated discriminator.
+  sequential = jax.grad(g_loss)(state.g_params, new.d_params)
+  assert max(float(np.max(np.abs(a - b) / (np.abs(b) + 1e-6))) for a, b in
+             zip(jax.tree.leaves(sequential), jax.tree.leaves(g_grads))) > 1e-2
 
 
 def test_dcgan_losses_match_hand_computation():
@@ -378,8 +420,16 @@ def test_toy_models_train_step_and_sample(objective):
   assert isinstance(state.generator, gan_nets.MLPGenerator)
   state, metrics = jax.jit(gan.train_step)(state, batch, jax.random.PRNGKey(1))
   assert all(np.isfinite(float(v)) for v in metrics.values())
+  if objective == "bce":
+    np.testing.assert_allclose(metrics["d_acc"], 0.5 * (metrics["d_real_acc"] + metrics["d_fake_acc"]))
+  else:
+    assert int(state.d_updates) == 2
+    np.testing.assert_allclose(metrics["c_loss"], metrics["c_wass_loss"] + 10.0 * metrics["c_gp"], rtol=1e-5)
+  # Points are the MLP generator on z ~ N(0, I) drawn from the second half of the key (no tanh, no rescaling).
   points = gan.sample(state, jax.random.PRNGKey(2), 10)
-  assert points.shape == (10, 2)
+  z = jax.random.normal(jax.random.split(jax.random.PRNGKey(2))[1], (10, 4))
+  np.testing.assert_allclose(points, state.generator.apply({"params": state.g_params}, z, None, train=False),
+                             rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------ sampling
@@ -393,9 +443,21 @@ def test_sample_options_and_class_grid():
   out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 25, {"class_grid": True})
   assert out["samples"].shape == (20, 8, 8, 1) and out["ncols"] == 2
   np.testing.assert_array_equal(out["labels"], np.repeat(np.arange(10), 2))
+  # Row k = G(z, onehot(k)) with the same two latents z in every row, mapped from [-1, 1] to [0, 1].
+  g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+  to_unit = lambda y: np.clip((np.asarray(y) + 1) / 2, 0, 1)
+  z = jax.random.normal(jax.random.PRNGKey(1), (2, 4))
+  for k in (0, 7):
+    onehot = jax.nn.one_hot(jnp.array([k, k]), 10)
+    np.testing.assert_allclose(out["samples"][2 * k:2 * k + 2],
+                               to_unit(state.generator.apply(g_vars, z, onehot, train=False)), atol=1e-6)
   assert not np.allclose(out["samples"][0], out["samples"][2])                    # rows differ by class
-  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncation": 0.5})
+  out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncated_z": 0.5})
   np.testing.assert_array_equal(out["labels"], [1, 1, 1, 1])
+  # truncation=0.5: z from N(0, I) truncated to [-0.5, 0.5] per coordinate.
+  z = jax.random.truncated_normal(jax.random.split(jax.random.PRNGKey(1))[1], -0.5, 0.5, (4, 4))
+  np.testing.assert_allclose(out["samples"], to_unit(state.generator.apply(
+      g_vars, z, jax.nn.one_hot(jnp.ones(4, jnp.int32), 10), train=False)), atol=1e-6)
   # Labels change the output for the same latents.
   a = gan.sample(state, jax.random.PRNGKey(1), 3, label=0)
   b = gan.sample(state, jax.random.PRNGKey(1), 3, label=1)

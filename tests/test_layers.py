@@ -1,11 +1,18 @@
 """Keras-default layers and the fast exact convolution formulations (jaxgen.nn.layers)."""
+import os
+import sys
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from jaxgen.nn import layers
+
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import conv_variants as variants  # noqa: E402  (the formulations only benchmarks/conv_formulations.py uses)
 
 CASES = [  # (kernel, stride, padding, input size): the four the families use, plus odd ones.
     (3, 2, "SAME", 4), (4, 2, "SAME", 4), (4, 1, "VALID", 1), (3, 1, "SAME", 5),
@@ -44,13 +51,13 @@ CONV_CASES = [(3, 2, "SAME", 8, 3, 5), (3, 2, "SAME", 7, 3, 5), (4, 2, "SAME", 8
               (3, 1, "SAME", 5, 3, 5), (3, 1, "SAME", 5, 6, 2), (5, 3, "SAME", 10, 3, 5)]
 
 
-@pytest.mark.parametrize("impl", ["matmul", "im2col", "space_to_depth"])
+@pytest.mark.parametrize("impl", ["matmul", "im2col", "space_to_depth", "lax", "auto"])
 def test_conv_formulations_equal_flax(impl):
   """Every Conv formulation equals nn.Conv (forward and gradients), incl. the in > out overlap-add path."""
-  for i, (k, s, padding, n, cin, cout) in enumerate(CONV_CASES if impl == "matmul" else CONV_CASES[:2]):
+  for i, (k, s, padding, n, cin, cout) in enumerate(CONV_CASES if impl in ("matmul", "auto") else CONV_CASES[:2]):
     x = jax.random.normal(jax.random.PRNGKey(i), (2, n, n + 1, cin))
     ref = nn.Conv(cout, (k, k), (s, s), padding=padding)
-    fast = layers.Conv(cout, (k, k), (s, s), padding=padding, impl=impl)
+    fast = layers.Conv(cout, (k, k), (s, s), padding=padding, impl=variants.CONV[impl] if impl != "auto" else impl)
     v = _perturbed_params(ref, x)
     y_ref, y = ref.apply(v, x), fast.apply(v, x)
     np.testing.assert_allclose(y, y_ref, atol=2e-5, rtol=1e-5)
@@ -60,13 +67,50 @@ def test_conv_formulations_equal_flax(impl):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5), g, g_ref)
 
 
-@pytest.mark.parametrize("impl", ["subpixel", "col2im"])
+@pytest.mark.parametrize("impl", ["subpixel", "col2im", "matmul"])
 def test_other_conv_transpose_formulations(impl):
+  fn = layers.resolve_impl(variants.CONV_TRANSPOSE[impl], transpose=True)
   for k, s, padding, n in CASES[:5]:
     x = jax.random.normal(jax.random.PRNGKey(0), (2, n, n + 1, 3))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
-    np.testing.assert_allclose(layers.CONV_TRANSPOSE_IMPLS[impl](x, w, (s, s), padding),
-                               layers.conv_transpose_lax(x, w, (s, s), padding), atol=1e-5)
+    np.testing.assert_allclose(fn(x, w, (s, s), padding), layers.conv_transpose_lax(x, w, (s, s), padding), atol=1e-5)
+
+
+def test_auto_resolves_per_backend():
+  """impl="auto": the matmul forms on CPU, XLA's convolution on GPU/TPU; explicit and scoped names win."""
+  for transpose, cpu in ((False, layers.conv_matmul), (True, layers.conv_transpose_matmul)):
+    lax_fn = layers.conv_transpose_lax if transpose else layers.conv_lax
+    assert layers.resolve_impl("auto", transpose, backend="cpu") is cpu
+    assert layers.resolve_impl("auto", transpose, backend="gpu") is lax_fn
+    assert layers.resolve_impl("auto", transpose, backend="tpu") is lax_fn
+    assert layers.resolve_impl("lax", transpose, backend="cpu") is lax_fn
+    assert layers.resolve_impl("matmul", transpose, backend="gpu") is cpu
+    with layers.conv_impl_scope("lax"):
+      assert layers.resolve_impl("auto", transpose, backend="cpu") is lax_fn
+      assert layers.resolve_impl("matmul", transpose, backend="cpu") is cpu     # a layer's own choice wins
+    with layers.conv_impl_scope("matmul"):
+      assert layers.resolve_impl("auto", transpose, backend="tpu") is cpu
+  with layers.conv_impl_scope("space_to_depth"):
+    assert layers.resolve_impl("auto", False, backend="gpu") is layers.conv_space_to_depth
+    assert layers.resolve_impl("auto", True, backend="gpu") is layers.conv_transpose_matmul
+  here = layers.conv_matmul if jax.default_backend() == "cpu" else layers.conv_lax
+  assert layers.resolve_impl("auto", False) is here                               # this machine's backend
+  with pytest.raises(ValueError):
+    layers.resolve_impl("subpixel", False)
+  with pytest.raises(ValueError), layers.conv_impl_scope("cudnn"):
+    pass
+
+
+def test_auto_resolution_happens_at_trace_time(monkeypatch):
+  """A layer traced while the backend reports "gpu" lowers to XLA's convolution, on the CPU to the matmul form."""
+  x = jnp.ones((1, 8, 8, 3))
+  conv = layers.Conv(4, (3, 3), 2)
+  v = conv.init(jax.random.PRNGKey(0), x)
+  ops = lambda: {e.primitive.name for e in jax.make_jaxpr(lambda v: conv.apply(v, x))(v).jaxpr.eqns}
+  monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+  assert "conv_general_dilated" not in ops() and "custom_vjp_call" in " ".join(ops())
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert "conv_general_dilated" in ops()
 
 
 def test_im2col_overlap_add_are_adjoint():
@@ -95,13 +139,13 @@ def test_conv_transpose_numpy_twin():
           o, o2 = s * i + pad_a - j, s * i2 + pad_a - j2
           if 0 <= o < 6 and 0 <= o2 < 6:
             out[0, o, o2] += x[0, i, i2] @ w[j, j2]
-  y = layers.conv_transpose_subpixel(jnp.asarray(x), jnp.asarray(w), (2, 2), "SAME")
-  np.testing.assert_allclose(y, out, atol=1e-5)
+  for fn in (variants.conv_transpose_subpixel, layers.conv_transpose_matmul, layers.conv_transpose_lax):
+    np.testing.assert_allclose(fn(jnp.asarray(x), jnp.asarray(w), (2, 2), "SAME"), out, atol=1e-5)
 
 
 def test_depth_space_roundtrip():
   x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
-  np.testing.assert_array_equal(layers.depth_to_space(layers.space_to_depth(x, 2, 2), 2, 2), x)
+  np.testing.assert_array_equal(variants.depth_to_space(layers.space_to_depth(x, 2, 2), 2, 2), x)
   assert layers.space_to_depth(x, 2, 2).shape == (2, 2, 3, 12)
 
 

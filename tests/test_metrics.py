@@ -53,7 +53,14 @@ def test_frechet_singular_covariances_stay_finite_and_nonnegative():
   feats1 = rng.normal(size=(10, 64))            # 10 samples in 64 dims: rank-9 covariance
   feats2 = rng.normal(size=(10, 64)) + 0.1
   d = frechet.frechet_distance_from_features(feats1, feats2)
-  assert np.isfinite(d) and d > 0
+  # Twin for PSD (possibly singular) covariances: tr sqrt(C1 C2) = Σ sqrt(eig(C1^½ C2 C1^½)), eigenvalues >= 0.
+  mu1, mu2 = feats1.mean(0), feats2.mean(0)
+  c1, c2 = np.cov(feats1, rowvar=False), np.cov(feats2, rowvar=False)
+  w, v = np.linalg.eigh(c1)
+  root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+  tr_sqrt = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ c2 @ root1), 0, None)))
+  expected = np.sum((mu1 - mu2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * tr_sqrt
+  assert np.isfinite(d) and d == pytest.approx(expected, rel=1e-6)
 
 
 def test_running_statistics_equal_batch_statistics():

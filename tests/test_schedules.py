@@ -20,7 +20,7 @@ def _reference_linear_alpha_bars():
 
 def test_endpoints():
   for name, (n0, s0, n1, s1) in {
-      "cosine": (0.0, 1.0, 1.0, 0.0),
+      "cosine": (0.0, 1.0, np.sqrt(1 - _reference_linear_alpha_bars()[-1]), np.sqrt(_reference_linear_alpha_bars()[-1])),
       "offset_cosine": (np.sqrt(1 - 0.95 ** 2), 0.95, np.sqrt(1 - 0.02 ** 2), 0.02),
       "linear": (0.0, 1.0, np.sqrt(1 - _reference_linear_alpha_bars()[-1]),
                  np.sqrt(_reference_linear_alpha_bars()[-1])),
@@ -50,6 +50,18 @@ def test_linear_matches_reference_grid():
   # Midway between two grid points: the geometric mean of the neighbours.
   mid = float(schedules.alpha_bar(schedules.linear, jnp.float32(500.5 / 1000)))
   np.testing.assert_allclose(mid, np.sqrt(ref[499] * ref[500]), rtol=2e-5)
+
+
+def test_cosine_shape_and_clamped_end():
+  """cosine: signal = cos(angle), angle linear in t from 0 to arccos(sqrt(abar_1000)) (the linear schedule's end),
+  so signal(1) > 0 and log-SNR(1) = log(abar_1000 / (1 - abar_1000)) = -10.1, as for the linear schedule."""
+  end = np.sqrt(_reference_linear_alpha_bars()[-1])
+  t = np.array([0.0, 0.1, 0.5, 0.9, 0.999, 1.0])
+  noise, signal = (np.asarray(a, np.float64) for a in schedules.cosine(jnp.asarray(t, jnp.float32)))
+  np.testing.assert_allclose(signal, np.cos(t * np.arccos(end)), rtol=2e-5, atol=1e-7)
+  np.testing.assert_allclose(noise, np.sin(t * np.arccos(end)), atol=2e-6)
+  assert signal[-1] > 6e-3
+  np.testing.assert_allclose(np.log(signal[-1] ** 2 / noise[-1] ** 2), -10.1, atol=0.02)
 
 
 def test_offset_cosine_angles():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, load_config
+from jaxgen import data as data_lib
 from jaxgen.train import TrainingDiverged, train
 from jaxgen.train import checkpoint as ckpt
 
@@ -47,11 +48,19 @@ def test_artifacts(tmp_path):
   assert sorted(int(s) for s in os.listdir(workdir / "checkpoints") if s.isdigit()) == [3, 4]
 
 
-def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
   workdir = str(tmp_path / "run")
   good = train(small(steps=3), workdir, progress=False)
+  real = data_lib.make_pipeline
+
+  def nan_from_step_4(config, split="train"):  # the data turn NaN after the checkpoint at step 3
+    pipe = real(config, split)
+    fetch = pipe.global_batch
+    pipe.global_batch = lambda s, sh: {**fetch(s, sh), "x": fetch(s, sh)["x"] * np.nan} if s >= 4 else fetch(s, sh)
+    return pipe
+  monkeypatch.setattr(data_lib, "make_pipeline", nan_from_step_4)
   with pytest.raises(TrainingDiverged, match="last good checkpoint \\(step 3\\)"):
-    train(small(steps=12, **{"optim.learning_rate": 1e38}), workdir, progress=False)
+    train(small(steps=12), workdir, progress=False)
   mngr = ckpt.manager(os.path.join(workdir, "checkpoints"), async_save=False)
   assert mngr.latest_step() == 3
   restored, _ = ckpt.restore(mngr, good)

@@ -54,7 +54,7 @@ def test_residual_block_projection_only_when_widths_differ():
 
 
 def test_reference_unet_parameter_count():
-  """1,950,627 trainable parameters and 2,880 BN statistics (REFERENCE.md §8), via eval_shape (no compute)."""
+  """1,950,627 trainable parameters and 2,880 BN statistics (docs/reference.md §8), via eval_shape (no compute)."""
   shapes = jax.eval_shape(lambda: UNet().init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 3)),
                                               jnp.zeros((1, 1, 1, 1)), train=False))
   count = lambda tree: sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))

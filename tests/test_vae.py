@@ -113,21 +113,35 @@ def test_encode_decode_sample_tools(tmp_path):
   x = jax.random.uniform(jax.random.PRNGKey(1), (5, 8, 8, 1))
   mean, logvar = vae.encode(state, x)
   assert mean.shape == logvar.shape == (5, 2)
-  logits = vae.decoder_logits(state, mean)
-  np.testing.assert_allclose(vae.log_px_given_z(state, mean, x), -vae.reconstruction_error(x, logits, "bce", "sum"),
-                             rtol=1e-5)
   s = vae.sample(state, jax.random.PRNGKey(2), 7)
   assert s.shape == (7, 8, 8, 1) and float(s.min()) >= 0 and float(s.max()) <= 1
-  out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"interpolate": 4})
+  out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_grid": 4})
   assert out["samples"].shape == (16, 8, 8, 1) and out["ncols"] == 4
   with pytest.raises(JaxgenError, match="label"):
     vae.sample(state, jax.random.PRNGKey(2), 3, label=1)
-  grid = np.asarray(vae.latent_grid(3, 2))
+  grid = np.asarray(vae.prior_grid(3, 2))
   assert grid[0, 0] < 0 and grid[2, 0] > 0 and grid[0, 1] > 0 and grid[6, 1] < 0   # x left->right, y top->bottom
   assert vae.interpolate(state, x[0], x[1], 4).shape == (4, 8, 8, 1)
   path = os.path.join(tmp_path, "hist.png")
   vae.latent_histograms_png(np.random.default_rng(0).normal(size=(500, 12)), path, num_dims=12)
   assert os.path.getsize(path) > 0
+
+
+@pytest.mark.parametrize("recon_loss", ["bce", "mse"])
+def test_log_px_given_z_is_the_decoder_likelihood(recon_loss):
+  """log p(x|z) from the decoder's mean p = sigmoid(logits), in float64 outside JAX: a Bernoulli log-likelihood
+  ("bce"), or for the squared-error loss w·mean SE = SE/(2σ²) the Gaussian N(p, σ²) with σ² = P/(2w) (scipy)."""
+  import scipy.stats
+  c = _tiny_config(**{"model.recon_loss": recon_loss, "model.recon_weight": 2000.0})
+  state = vae.init(c, jax.random.PRNGKey(0), {"x": np.zeros((1, 8, 8, 1), np.float32)})
+  x = np.asarray(jax.random.uniform(jax.random.PRNGKey(1), (5, 8, 8, 1)), np.float64)
+  z = jax.random.normal(jax.random.PRNGKey(2), (5, 2))
+  p = 1.0 / (1.0 + np.exp(-np.asarray(vae.decoder_logits(state, z), np.float64)))
+  if recon_loss == "bce":
+    want = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
+  else:
+    want = np.sum(scipy.stats.norm.logpdf(x, loc=p, scale=math.sqrt(64 / (2 * 2000.0))), axis=(1, 2, 3))
+  np.testing.assert_allclose(vae.log_px_given_z(state, z, jnp.asarray(x, jnp.float32)), want, rtol=1e-5)
 
 
 def test_interpolations():

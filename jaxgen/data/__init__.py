@@ -1,4 +1,4 @@
-"""Data sets as batches (DESIGN.md §5).
+"""Data sets as batches (docs/design.md §5).
 
 `config.data.name` is one of
   toy2d/<name>    8gaussians, 25gaussians, swissroll, moons, checkerboard, rings: 2-D points sampled in JAX from a

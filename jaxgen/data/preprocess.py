@@ -1,6 +1,6 @@
 """Image preprocessing shared by every image source (NumPy, deterministic, no TensorFlow).
 
-The chain, in this order (DESIGN.md §5, REFERENCE.md §0 and the per-notebook "Data" paragraphs):
+The chain, in this order (docs/design.md §5, docs/reference.md §0 and the per-notebook "Data" paragraphs):
 
   1. to [0, 1]:   uint8 / 255 (floats are taken to be in [0, 1] already; digits arrive as value / 16).
   2. pad:         `pad` pixels of 0 on each side, in [0, 1] space. In [-1, 1] space that is -1, which is what
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.errors import JaxgenError
@@ -43,6 +44,13 @@ def to_unit(images: np.ndarray) -> np.ndarray:
   if images.dtype == np.uint8:
     return images.astype(np.float32) * np.float32(1.0 / 255.0)
   return images.astype(np.float32, copy=False)
+
+
+def symmetric_to_unit(x):
+  """Images in [−1, 1] (data.range "symmetric", a tanh output) -> [0, 1]: clip((x + 1)/2, 0, 1), any shape.
+
+  Works on NumPy and JAX arrays (traced too); the result is a JAX array."""
+  return jnp.clip((jnp.asarray(x) + 1.0) * 0.5, 0.0, 1.0)
 
 
 def pad_images(images: np.ndarray, pad: int) -> np.ndarray:

@@ -8,14 +8,18 @@
   tfds/oxford_flowers102            images of various sizes; "train" = train+validation (2,040), "test" = test
                                     (6,149) -- the reference trains on every image it has and ignores labels.
 
-A data set must be prepared once in array_record format (on a machine with internet):
-  tfds build <name> --file_format=array_record [--data_dir=DIR]
+A data set must be prepared once in array_record format (on a machine with internet; see jaxgen.prepare for what
+that needs):
+  python -m jaxgen.prepare <name> [--data_dir=DIR]
+Reading the prepared files needs neither TensorFlow nor internet access.
 Splits whose preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are decoded once into memory;
 larger ones are read and preprocessed per batch.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 
 import numpy as np
 
@@ -32,13 +36,40 @@ SPLITS = {
 }
 
 
+PREPARE_INSTALL = "pip install -e '.[prepare]'"   # the install extra preparing needs (see jaxgen.prepare)
+
+
+def convert_hint(name: str, version_dir: str, fmt: str) -> str:
+  """One sentence for a set prepared in another file format than array_record."""
+  return (f"tfds/{name} in {version_dir} is prepared as {fmt}, jaxgen reads array_record; convert it once with: "
+          f"tfds convert_format --dataset_version_dir={version_dir} --out_file_format=array_record (needs "
+          f"{PREPARE_INSTALL}).")
+
+
 def prepare_hint(name: str, data_dir: str | None) -> str:
+  """One sentence: where `name` is missing and the command that prepares it."""
   where = data_dir or "the default TFDS data_dir (~/tensorflow_datasets or $TFDS_DATA_DIR)"
   dd = f" --data_dir={data_dir}" if data_dir else ""
-  py_dd = f", data_dir=\"{data_dir}\"" if data_dir else ""
-  return (f"tfds/{name} is not prepared in {where}; prepare it once with: tfds build {name} "
-          f"--file_format=array_record{dd} (or python -c 'import tensorflow_datasets as tfds; "
-          f"tfds.data_source(\"{name}\"{py_dd})' on a machine with internet)")
+  return (f"tfds/{name} is not prepared in {where}; prepare it once with: python -m jaxgen.prepare {name}{dd} "
+          f"(needs internet and {PREPARE_INSTALL}).")
+
+
+class _HideMissingFolderWarnings(logging.Filter):
+  """Drops TFDS's 'Variant folder ... has no dataset_info.json' warnings: jaxgen says itself what is missing."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Variant folder")
+
+
+@contextlib.contextmanager
+def without_missing_folder_warnings():
+  """Context: TFDS's 'Variant folder ... has no dataset_info.json' warnings are not shown."""
+  absl_logger, quiet = logging.getLogger("absl"), _HideMissingFolderWarnings()
+  absl_logger.addFilter(quiet)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(quiet)
 
 
 def _open_tfds(name: str, tfds_split: str, data_dir: str | None):
@@ -52,19 +83,31 @@ def _open_tfds(name: str, tfds_split: str, data_dir: str | None):
   except ImportError as e:  # pragma: no cover - tensorflow-datasets is a dependency
     raise JaxgenError(f"tfds/{name} needs the tensorflow-datasets package: pip install tensorflow-datasets "
                       f"({e}).") from None
-  try:
-    return tfds.data_source(name, split=tfds_split, data_dir=data_dir, download=False)
-  except Exception as e:  # diagnose below; TFDS raises several types here
-    error = e
-  try:
-    prepared = tfds.builder(name, data_dir=data_dir).is_prepared()
-  except Exception:
-    prepared = False
+  with without_missing_folder_warnings():
+    try:
+      return tfds.data_source(name, split=tfds_split, data_dir=data_dir, download=False)
+    except ImportError as e:  # a module TFDS needs for this set; not a preparation problem
+      raise JaxgenError(f"reading tfds/{name} needs the Python module {e.name}: pip install {e.name}.") from None
+    except Exception as e:  # diagnose below; TFDS raises several types here
+      error = e
+    try:
+      builder = tfds.builder(name, data_dir=data_dir)
+      prepared = builder.is_prepared()
+    except Exception:
+      builder, prepared = None, False
   if not prepared:
-    raise JaxgenError(prepare_hint(name, data_dir) + ".") from None
-  raise JaxgenError(f"tfds/{name} in {data_dir or 'the default TFDS data_dir'} cannot be opened for random access "
-                    f"({type(error).__name__}: {str(error).splitlines()[0]}); rebuild it with: tfds build {name} "
-                    f"--file_format=array_record" + (f" --data_dir={data_dir}" if data_dir else "") + ".") from None
+    raise JaxgenError(prepare_hint(name, data_dir)) from None
+  fmt = getattr(builder.info.file_format, "value", builder.info.file_format)
+  if fmt != "array_record":
+    raise JaxgenError(convert_hint(name, builder.data_dir, fmt)) from None
+  raise JaxgenError(f"tfds/{name} in {builder.data_dir} cannot be opened for random access "
+                    f"({type(error).__name__}: {str(error).splitlines()[0]}); prepare it again with: python -m "
+                    f"jaxgen.prepare {name}" + (f" --data_dir={data_dir}" if data_dir else "") + ".") from None
+
+
+def open_split(name: str, split: str, data_dir: str | None = None):
+  """The random-access TFDS data source (len, [i] -> record dict) of jaxgen split "train"/"test" of `name`."""
+  return _open_tfds(name, SPLITS[name][split], data_dir)
 
 
 def _read_records(ds, indices: np.ndarray) -> list:
@@ -104,7 +147,7 @@ def open_source(config, name: str, split: str):
   d = config.data
   data_dir = d.get("data_dir", "") or None
   label_attr = d.get("label", "") or ""
-  ds = _open_tfds(name, SPLITS[name][split], data_dir)
+  ds = open_split(name, split, data_dir)
   n = len(ds)
   if n == 0:
     raise JaxgenError(f"tfds/{name} split {SPLITS[name][split]!r} in {data_dir or 'the default data_dir'} is empty.")

@@ -1,4 +1,4 @@
-"""Generative families and the protocol they share (DESIGN.md §2).
+"""Generative families and the protocol they share (docs/design.md §2).
 
 A family is a module with these functions; `train.py`, `sample.py`, `jaxgen.load`, the evaluator and the
 benchmarks know families only through them:
@@ -20,7 +20,9 @@ benchmarks know families only through them:
       raise JaxgenError. Iterative samplers use lax.scan inside.
   validate_config(config)                           (optional) raises JaxgenError for bad family settings.
   sample_outputs(state, config, key, num, options) -> dict   (optional) what `sample.py` writes:
-      {"samples": array, "labels": optional int array, "ncols": optional int}; the default calls `sample`.
+      {"samples": array, "labels": optional int array, "ncols": optional int, "row_labels": optional list of
+      str (one per grid row, drawn left of it), "col_labels": optional list of str (one per grid column, drawn
+      above it)}; the default calls `sample`.
   save_figures(state, config, directory, step)      (optional) family-specific pictures the loop writes
       next to the sample grids (e.g. the EBM's energy landscape on toy data).
 

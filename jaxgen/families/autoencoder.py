@@ -1,4 +1,4 @@
-"""Autoencoder with a 2-d embedding (REFERENCE.md §1, notebook 03_vae/01_autoencoder).
+"""Autoencoder with a 2-d embedding (docs/reference.md §1, notebook 03_vae/01_autoencoder).
 
 Encoder: [Conv 3×3 stride 2 "same" → (BatchNorm) → activation] × len(encoder_features) → Flatten → Dense(latent).
 Decoder (`model.decoder`):
@@ -22,23 +22,25 @@ nn.ConvTranspose, measured several times faster on XLA:CPU: benchmarks/conv_form
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers
+from jaxgen.latent.grid import latent_grid
+from jaxgen.nn import layers, policy
+from jaxgen.train import updates
 
-BENCHMARK_CONFIGS = ["ae_fashion_mnist"]
 LOSS_KEYS = ["loss"]
-SAMPLE_OPTIONS = ("interpolate",)
+SAMPLE_OPTIONS = ("latent_grid",)
+RENAMED_OPTIONS = {"interpolate": "latent_grid"}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def build_model(config, variational: bool) -> AutoEncoder:
   enc = Encoder(enc_f, int(m.latent_dim), bool(m.batch_norm), m.activation, variational)
   dec = Decoder((side, side, enc_f[-1]), tuple(m.decoder_features), int(d.channels), bool(m.batch_norm),
                 m.activation, m.decoder, m.output_layer)
-  return AutoEncoder(enc, dec)
+  return policy.configure(AutoEncoder(enc, dec), config)
 
 
 def validate_config(config) -> None:
@@ -176,27 +178,52 @@ def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "mean"):
 # State, init, steps.
 
 
+@dataclasses.dataclass(frozen=True)
+class HParams:
+  """What the AE's and VAE's steps need besides the State's leaves (hashable, static under jit).
+
+  recon_loss "bce" | "mse" with weight recon_weight and pixel reduction recon_reduction "mean" | "sum" (the
+  VAE's w·recon_b; the autoencoder's loss is by definition the pixel-mean error, w = 1); box_decay: EMA decay of
+  the autoencoder's embedding box (unused by the VAE).
+  """
+  latent_dim: int
+  recon_loss: str
+  recon_weight: float
+  recon_reduction: str
+  box_decay: float
+
+  @classmethod
+  def from_config(cls, config, variational: bool = False) -> "HParams":
+    m = config.model
+    if variational:
+      return cls(int(m.latent_dim), m.recon_loss, float(m.recon_weight), m.recon_reduction, box_decay=0.0)
+    return cls(int(m.latent_dim), m.recon_loss, recon_weight=1.0, recon_reduction="mean", box_decay=float(m.box_decay))
+
+
 @struct.dataclass
-class State:
+class BaseState:
+  """What the AE and the VAE train (the VAE's whole State): network parameters, BatchNorm statistics, optimizer
+  state and step; the module, optimizer and HParams are static."""
   params: Any
   batch_stats: Any
   opt_state: Any
   step: jax.Array
-  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
-  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
   model: AutoEncoder = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: Any = struct.field(pytree_node=False)   # FrozenConfigDict of model/data settings
+  hp: HParams = struct.field(pytree_node=False)
+
+
+@struct.dataclass
+class State(BaseState):
+  """The autoencoder's State: BaseState and the bounding box of its embeddings that `sample` draws from."""
+  box_lo: jax.Array                  # (latent,) EMA of per-batch embedding minima
+  box_hi: jax.Array                  # (latent,) EMA of per-batch embedding maxima
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
+  """Keras Adam: learning_rate, b1, b2 and eps from `config.optim`."""
   o = config.optim
-  return optax.adam(float(o.learning_rate), b1=float(o.get("b1", 0.9)), b2=float(o.get("b2", 0.999)),
-                    eps=float(o.get("eps", 1e-7)))
-
-
-def _hparams(config):
-  return ml_collections.FrozenConfigDict({"model": config.model.to_dict(), "data": config.data.to_dict()})
+  return optax.adam(float(o.learning_rate), b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
 
 
 def init(config, key, example_batch) -> State:
@@ -209,10 +236,10 @@ def init(config, key, example_batch) -> State:
   return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
                opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32),
                box_lo=jnp.full((latent,), -1.0, jnp.float32), box_hi=jnp.full((latent,), 1.0, jnp.float32),
-               model=model, tx=tx, hp=_hparams(config))
+               model=model, tx=tx, hp=HParams.from_config(config))
 
 
-def _variables(state, params=None):
+def model_variables(state, params=None):
   v = {"params": state.params if params is None else params}
   if state.batch_stats:
     v["batch_stats"] = state.batch_stats
@@ -223,7 +250,7 @@ def train_step(state: State, batch, key):
   """One Adam step on the mean reconstruction BCE; updates the embedding box. metrics: loss."""
   del key
   x = batch["x"]
-  hp = state.hp.model
+  hp = state.hp
 
   def loss_fn(params):
     logits, z, new_stats = _forward(state, params, x, train=True)
@@ -231,8 +258,7 @@ def train_step(state: State, batch, key):
     return loss, (z, new_stats)
 
   (loss, (z, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
+  params, opt_state = updates.apply_gradients(state.tx, state.params, state.opt_state, grads)
   z = jax.lax.stop_gradient(z)
   first = state.step == 0
   decay = jnp.where(first, 0.0, float(hp.box_decay))
@@ -245,17 +271,14 @@ def train_step(state: State, batch, key):
 
 def _forward(state, params, x, train: bool):
   """(logits, z, batch_stats) — BatchNorm uses batch statistics and returns updated ones when train."""
-  variables = _variables(state, params)
+  def fwd(m, x):
+    z = m.encode(x, train)
+    return m.decode(z, train), z
+
+  variables = model_variables(state, params)
   if train and state.batch_stats:
-    def fwd(m, x):
-      z = m.encode(x, True)
-      return m.decode(z, True), z
     (logits, z), upd = state.model.apply(variables, x, method=fwd, mutable=["batch_stats"])
     return logits, z, upd["batch_stats"]
-
-  def fwd(m, x):
-    z = m.encode(x, False)
-    return m.decode(z, False), z
   logits, z = state.model.apply(variables, x, method=fwd)
   return logits, z, state.batch_stats
 
@@ -264,7 +287,7 @@ def eval_step(state: State, batch, key):
   """Test metrics: loss (mean BCE, as Keras' val_loss)."""
   del key
   logits, _, _ = _forward(state, state.params, batch["x"], train=False)
-  return {"loss": reconstruction_error(batch["x"], logits, state.hp.model.recon_loss, "mean").mean()}
+  return {"loss": reconstruction_error(batch["x"], logits, state.hp.recon_loss, "mean").mean()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -273,12 +296,12 @@ def eval_step(state: State, batch, key):
 
 def encode(state: State, x):
   """Embeddings z (B, latent) of images x (B, H, W, C) in [0, 1] (inference mode)."""
-  return state.model.apply(_variables(state), x, method=AutoEncoder.encode)
+  return state.model.apply(model_variables(state), x, method=AutoEncoder.encode)
 
 
 def decoder_logits(state: State, z):
   """Decoder logits (B, H, W, C) for latents z (B, latent)."""
-  return state.model.apply(_variables(state), z, method=AutoEncoder.decode)
+  return state.model.apply(model_variables(state), z, method=AutoEncoder.decode)
 
 
 def decode(state: State, z):
@@ -299,17 +322,11 @@ def embedding_box(state: State, x, batch_size: int = 500):
   return z.min(axis=0), z.max(axis=0)
 
 
-def latent_grid(lo, hi, n: int, dims=(0, 1), latent_dim: int | None = None):
-  """(n·n, latent) points on an n×n grid over [lo, hi] in `dims` (others 0); row-major, first dim along columns,
-  second from hi (top row) to lo, as the reference's plotted grids."""
+def box_grid(lo, hi, n: int, dims=(0, 1)):
+  """(n·n, latent): the n×n grid over the box [lo, hi] in `dims` (others 0), top row at hi[dims[1]]."""
   lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
-  latent_dim = latent_dim or lo.shape[0]
-  xs = np.linspace(lo[dims[0]], hi[dims[0]], n)
-  ys = np.linspace(hi[dims[1]], lo[dims[1]], n)
-  z = np.zeros((n, n, latent_dim), np.float32)
-  z[:, :, dims[0]] = xs[None, :]
-  z[:, :, dims[1]] = ys[:, None]
-  return jnp.asarray(z.reshape(n * n, latent_dim))
+  return latent_grid(np.linspace(lo[dims[0]], hi[dims[0]], n), np.linspace(hi[dims[1]], lo[dims[1]], n),
+                     lo.shape[0], dims)
 
 
 def sample_uniform_box(key, num: int, lo, hi):
@@ -321,19 +338,25 @@ def sample_uniform_box(key, num: int, lo, hi):
 def sample(state: State, key, num: int, **options):
   """num images (num, H, W, C) in [0, 1], decoded from points uniform in the State's embedding box.
 
-  interpolate=n: instead decode the n×n grid over the box (num is ignored).
+  latent_grid=n: instead decode the n×n grid over the box (num is ignored).
   """
-  options = supported_options("the autoencoder family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return decode(state, latent_grid(state.box_lo, state.box_hi, n))
+  options = supported_options("the autoencoder family", options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
+  if options.get("latent_grid"):
+    return decode(state, box_grid(state.box_lo, state.box_hi, int(options["latent_grid"])))
   return decode(state, sample_uniform_box(key, num, state.box_lo, state.box_hi))
 
 
+def grid_outputs(sample_fn, owner: str, state, key, num: int, options) -> dict:
+  """`sample.py` outputs of the AE and VAE families: {"samples"} from `sample_fn(state, key, num, **options)`,
+  with "ncols" n when `latent_grid=n` (the n×n decoded grid)."""
+  options = supported_options(owner, options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
+  out = {"samples": sample_fn(state, key, num, **options)}
+  if options.get("latent_grid"):
+    out["ncols"] = int(options["latent_grid"])
+  return out
+
+
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  """`sample.py` outputs: samples, or with `interpolate=n` the n×n decoded grid over the box (ncols n)."""
-  options = supported_options("the autoencoder family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
-  return {"samples": sample(state, key, num)}
+  """`sample.py` outputs: samples, or with `latent_grid=n` the n×n decoded grid over the box (ncols n)."""
+  del config
+  return grid_outputs(sample, "the autoencoder family", state, key, num, options)

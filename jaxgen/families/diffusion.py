@@ -1,4 +1,4 @@
-"""Denoising diffusion (REFERENCE.md §8: the DDIM-style model of the keras.io example the book adapts).
+"""Denoising diffusion (docs/reference.md §8: the DDIM-style model of the keras.io example the book adapts).
 
 Training (one jitted `train_step`):
 
@@ -12,8 +12,8 @@ Training (one jitted `train_step`):
 
 The reference differentiates the *sum* of the per-pixel L1 (Keras `mean_absolute_error` reduces only the channel
 axis); under Adam that only rescales epsilon, so jaxgen uses the mean (quirk #7). The EMA starts from the initial
-parameters (the reference starts it from an independent random init, quirk #7). `model.ema_warmup` (off by default,
-on in the short digits/toy configs) ramps the decay as min(0.999, (1 + n)/(10 + n)).
+parameters (the reference starts it from an independent random init, quirk #7). `model.ema_warmup` (off in the reference
+config, on in the short digits/toy configs) ramps the decay as min(ema_decay, (1 + n)/(10 + n)).
 
 Sampling uses the EMA network in inference mode (BN moving statistics) with `jaxgen.samplers.ddim` (default: the
 reference's deterministic reverse diffusion, 20 steps) or `ddpm` (ancestral), and de-normalises:
@@ -40,13 +40,15 @@ import optax
 from flax import struct
 
 from jaxgen import data as data_lib
+from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
 from jaxgen.samplers import diffusion as samplers
 from jaxgen.samplers import schedules
+from jaxgen.train import updates
 
 LOSS_KEYS = ["n_loss"]
-BENCHMARK_CONFIGS = ["ddm_flowers"]
 NETWORKS = ("unet", "mlp")
 LOSSES = ("mae", "mse")
 SAMPLERS = ("ddim", "ddpm")
@@ -62,8 +64,8 @@ class DiffusionHParams:
   min_signal_rate: float
   max_signal_rate: float
   loss: str
-  ema: float
-  ema_warmup: bool     # decay min(ema, (1 + n)/(10 + n)) at update n (off: the reference's constant decay)
+  ema_decay: float
+  ema_warmup: bool     # decay min(ema_decay, (1 + n)/(10 + n)) at update n (off: the reference's constant decay)
   ddpm_variance: str
   data_range: str      # "unit" | "symmetric" (images) | "points" (toy 2-D)
   example_shape: tuple
@@ -94,53 +96,45 @@ class DiffusionState:
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
   m = config.model
-  choice("model.network", m.get("network", "unet"), NETWORKS)
-  choice("model.schedule", m.get("schedule", "offset_cosine"), schedules.SCHEDULES)
-  choice("model.loss", m.get("loss", "mae"), LOSSES)
-  choice("model.ddpm_variance", m.get("ddpm_variance", "posterior"), ("posterior", "beta"))
-  ema = m.get("ema", 0.999)
-  check(0.0 <= ema < 1.0, f"model.ema={ema!r} must be in [0, 1).")
-  if m.get("schedule", "offset_cosine") == "offset_cosine":
-    lo, hi = m.get("min_signal_rate", 0.02), m.get("max_signal_rate", 0.95)
+  choice("model.network", m.network, NETWORKS)
+  choice("model.schedule", m.schedule, schedules.SCHEDULES)
+  choice("model.loss", m.loss, LOSSES)
+  choice("model.ddpm_variance", m.ddpm_variance, ("posterior", "beta"))
+  check(0.0 <= m.ema_decay < 1.0, f"model.ema_decay={m.ema_decay!r} must be in [0, 1).")
+  if m.schedule == "offset_cosine":
+    lo, hi = m.min_signal_rate, m.max_signal_rate
     check(0.0 < lo < hi < 1.0, f"model.min_signal_rate={lo!r}, model.max_signal_rate={hi!r}: need 0 < min < max < 1.")
-  toy = data_lib.is_toy2d(config)
-  network = m.get("network", "unet")
-  if toy:
-    check(network == "mlp", f"model.network={network!r} cannot model toy2d points; use 'mlp' for {config.data.name}.")
+  if data_lib.is_toy2d(config):
+    check(m.network == "mlp", f"model.network={m.network!r} cannot model toy2d points; use 'mlp' for {config.data.name}.")
   else:
-    check(network == "unet", f"model.network={network!r} is for toy2d points; use 'unet' for images.")
-    widths = list(m.get("widths", (32, 64, 96)))
-    factor = 2 ** len(widths)
+    check(m.network == "unet", f"model.network={m.network!r} is for toy2d points; use 'unet' for images.")
+    factor = 2 ** len(m.widths)
     check(config.data.image_size % factor == 0,
           f"data.image_size={config.data.image_size} must be divisible by {factor} (2 ** len(model.widths)).")
   s = config.sample
-  choice("sample.sampler", s.get("sampler", "ddim"), SAMPLERS)
-  steps = s.get("steps", 20)
-  check(isinstance(steps, int) and steps > 0, f"sample.steps={steps!r} must be a positive integer.")
+  choice("sample.sampler", s.sampler, SAMPLERS)
+  check(isinstance(s.steps, int) and s.steps > 0, f"sample.steps={s.steps!r} must be a positive integer.")
 
 
 def build_network(config) -> nn.Module:
+  """The eps-network a config describes: the U-Net for images, the MLP denoiser for toy 2-D points."""
   m = config.model
-  if m.get("network", "unet") == "mlp":
-    return MLPDenoiser(hidden=tuple(m.get("hidden", (256, 256, 256))), embedding_dim=m.get("embedding_dim", 32))
-  return UNet(widths=tuple(m.get("widths", (32, 64, 96))), block_depth=m.get("block_depth", 2),
-              bottleneck_width=m.get("bottleneck_width", 128), bottleneck_depth=m.get("bottleneck_depth", 2),
-              embedding_dim=m.get("embedding_dim", 32), conv_impl=m.get("conv_impl", "auto"))
+  if m.network == "mlp":
+    return MLPDenoiser(hidden=tuple(m.hidden), embedding_dim=m.embedding_dim)
+  return UNet(widths=tuple(m.widths), block_depth=m.block_depth, bottleneck_width=m.bottleneck_width,
+              bottleneck_depth=m.bottleneck_depth, embedding_dim=m.embedding_dim, conv_impl=m.conv_impl)
 
 
 def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Keras AdamW(1e-3, weight_decay=1e-4): decoupled decay on every variable (no mask), epsilon 1e-7."""
-  return optax.adamw(optim.get("learning_rate", 1e-3), b1=optim.get("b1", 0.9), b2=optim.get("b2", 0.999),
-                     eps=optim.get("eps", 1e-7), weight_decay=optim.get("weight_decay", 1e-4))
+  return optax.adamw(optim.learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps, weight_decay=optim.weight_decay)
 
 
 def _hparams(config, example_shape) -> DiffusionHParams:
   m = config.model
   return DiffusionHParams(
-      schedule=m.get("schedule", "offset_cosine"), min_signal_rate=float(m.get("min_signal_rate", 0.02)),
-      max_signal_rate=float(m.get("max_signal_rate", 0.95)), loss=m.get("loss", "mae"),
-      ema=float(m.get("ema", 0.999)), ema_warmup=bool(m.get("ema_warmup", False)),
-      ddpm_variance=m.get("ddpm_variance", "posterior"),
+      schedule=m.schedule, min_signal_rate=float(m.min_signal_rate), max_signal_rate=float(m.max_signal_rate),
+      loss=m.loss, ema_decay=float(m.ema_decay), ema_warmup=bool(m.ema_warmup), ddpm_variance=m.ddpm_variance,
       data_range="points" if data_lib.is_toy2d(config) else config.data.range, example_shape=tuple(example_shape))
 
 
@@ -172,7 +166,7 @@ def denormalize(state: DiffusionState, y):
   if rng == "points":
     return x
   if rng == "symmetric":
-    x = (x + 1.0) / 2.0
+    return preprocess.symmetric_to_unit(x)
   return jnp.clip(x, 0.0, 1.0)
 
 
@@ -184,7 +178,7 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
   """Initial State; normalisation statistics from `example_batch["x"]` (pass real training data, see above)."""
   validate_config(config)
   x = np.asarray(example_batch["x"], np.float32)
-  network = build_network(config)
+  network = policy.configure(build_network(config), config)
   probe = jnp.zeros((1,) + x.shape[1:], jnp.float32)
   variables = network.init(key, probe, jnp.zeros((1,) + (1,) * (x.ndim - 1)), train=False)
   params = variables["params"]
@@ -204,71 +198,54 @@ def noise_loss(eps, eps_hat, kind: str = "mae"):
   return jnp.mean(jnp.abs(diff)) if kind == "mae" else jnp.mean(diff ** 2)
 
 
-def ema_decay(step, ema: float, warmup: bool):
-  """The EMA decay at update `step` (0-based): `ema`, or min(ema, (1 + step)/(10 + step)) with warmup.
-
-  Without warmup the initial parameters keep weight ema^n after n updates (0.999^1000 = 0.37): short runs
-  (ddm_digits) then sample from a network that is still largely the initialisation.
-  """
-  if not warmup:
-    return ema
-  step = jnp.asarray(step, jnp.float32)
-  return jnp.minimum(ema, (1.0 + step) / (10.0 + step))
-
-
-def ema_update(ema, new, decay: float):
-  """ema <- decay ema + (1 - decay) new, leaf by leaf."""
-  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, new)
-
-
 def _apply(state, params, batch_stats, x_t, noise_rates, train: bool):
   """eps_hat (and the updated BN statistics when train) of the network at noise variance noise_rate^2."""
   variables = {"params": params}
   if batch_stats:
     variables["batch_stats"] = batch_stats
   if train:
-    eps_hat, updates = state.network.apply(variables, x_t, noise_rates ** 2, train=True, mutable=["batch_stats"])
-    return eps_hat, updates.get("batch_stats", batch_stats)
+    eps_hat, mutated = state.network.apply(variables, x_t, noise_rates ** 2, train=True, mutable=["batch_stats"])
+    return eps_hat, mutated.get("batch_stats", batch_stats)
   return state.network.apply(variables, x_t, noise_rates ** 2, train=False)
 
 
-def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[DiffusionState, dict]:
-  hp = state.hp
-  schedule = hp.schedule_fn()
-  x0 = normalize(state, batch["x"].astype(jnp.float32))
+def noised_batch(state: DiffusionState, x, key: jax.Array):
+  """(eps, x_t, noise_rates) for a training/test batch x in data units: x0 = normalize(x), t ~ U[0, 1) per
+  example, eps ~ N(0, I), x_t = signal_rate(t)·x0 + noise_rate(t)·eps; noise_rates broadcast as (B, 1, ..., 1)."""
+  schedule = state.hp.schedule_fn()
+  x0 = normalize(state, x.astype(jnp.float32))
   k_t, k_eps = jax.random.split(key)
   t = jax.random.uniform(k_t, (x0.shape[0],), jnp.float32)
   eps = jax.random.normal(k_eps, x0.shape, jnp.float32)
   x_t = samplers.q_sample(x0, t, eps, schedule)
   noise_rates, _ = schedule(t.reshape((-1,) + (1,) * (x0.ndim - 1)))
+  return eps, x_t, noise_rates
+
+
+def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[DiffusionState, dict]:
+  """One AdamW step on noise_loss(eps, eps_hat) (training-mode BatchNorm), then the EMA of params and BN stats."""
+  hp = state.hp
+  eps, x_t, noise_rates = noised_batch(state, batch["x"], key)
 
   def loss_fn(params):
     eps_hat, batch_stats = _apply(state, params, state.batch_stats, x_t, noise_rates, train=True)
     return noise_loss(eps, eps_hat, hp.loss), batch_stats
 
   (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
-  decay = ema_decay(state.step, hp.ema, hp.ema_warmup)
+  params, opt_state = updates.apply_gradients(state.tx, state.params, state.opt_state, grads)
+  decay = updates.ema_decay(state.step, hp.ema_decay, hp.ema_warmup)
   new_state = state.replace(
       step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
-      ema_params=ema_update(state.ema_params, params, decay),
-      ema_batch_stats=ema_update(state.ema_batch_stats, batch_stats, decay))
+      ema_params=updates.ema_update(state.ema_params, params, decay),
+      ema_batch_stats=updates.ema_update(state.ema_batch_stats, batch_stats, decay))
   return new_state, {"n_loss": loss}
 
 
 def eval_step(state: DiffusionState, batch: dict, key: jax.Array) -> dict:
   """n_loss of the EMA network in inference mode (the reference's test_step)."""
-  hp = state.hp
-  schedule = hp.schedule_fn()
-  x0 = normalize(state, batch["x"].astype(jnp.float32))
-  k_t, k_eps = jax.random.split(key)
-  t = jax.random.uniform(k_t, (x0.shape[0],), jnp.float32)
-  eps = jax.random.normal(k_eps, x0.shape, jnp.float32)
-  x_t = samplers.q_sample(x0, t, eps, schedule)
-  noise_rates, _ = schedule(t.reshape((-1,) + (1,) * (x0.ndim - 1)))
+  eps, x_t, noise_rates = noised_batch(state, batch["x"], key)
   eps_hat = _apply(state, state.ema_params, state.ema_batch_stats, x_t, noise_rates, train=False)
-  return {"n_loss": noise_loss(eps, eps_hat, hp.loss)}
+  return {"n_loss": noise_loss(eps, eps_hat, state.hp.loss)}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -350,10 +327,10 @@ def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Ar
 
 
 def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "ncols"?}.
+  """What sample.py writes: {"samples", "ncols"?, "row_labels"?}.
 
   steps_sweep="1,2,3,5,20,100": the same `num` initial noises decoded with each step count, one row per count
-  (ncols = num). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
+  (ncols = num, rows labelled "K steps"). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
   Otherwise `num` samples with `steps` / `sampler`.
   """
   options = supported_options("the diffusion family", options, OUTPUT_OPTIONS)
@@ -367,8 +344,10 @@ def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, opti
   k_noise, k_sampler = jax.random.split(key)
   if "steps_sweep" in options:
     noise = jax.random.normal(k_noise, (int(num),) + shape, jnp.float32)
-    rows = [generate(state, k_sampler, num, s, noise, sampler) for s in parse_steps_sweep(options["steps_sweep"])]
-    return {"samples": jnp.concatenate(rows), "ncols": int(num)}
+    sweep = parse_steps_sweep(options["steps_sweep"])
+    rows = [generate(state, k_sampler, num, s, noise, sampler) for s in sweep]
+    return {"samples": jnp.concatenate(rows), "ncols": int(num),
+            "row_labels": [f"{s} step" + "s" * (s != 1) for s in sweep]}
   if "interpolate" in options:
     frames = options["interpolate"]
     check(isinstance(frames, int) and frames >= 2, f"interpolate={frames!r} must be an integer >= 2 (frames).")

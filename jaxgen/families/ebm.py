@@ -1,4 +1,4 @@
-"""Energy-based model trained by contrastive divergence with Langevin sampling and a replay buffer (REFERENCE.md §7).
+"""Energy-based model trained by contrastive divergence with Langevin sampling and a replay buffer.
 
 **Sign convention.** Everywhere in jaxgen an *energy* E(x) is low for data and defines p(x) ∝ exp(−E(x)).
 `EnergyNet` outputs E(x) directly; Langevin steps *against* ∇E. The reference notebook's network outputs a
@@ -7,22 +7,44 @@
 equals the reference's with s = −E:
 
   cdiv = mean E(real) − mean E(fake)           (= reference mean s(fake) − mean s(real))
-  reg  = α · mean(E(real)² + E(fake)²)          (α = 0.1; same value as the reference)
+  reg  = α · mean(E(real)² + E(fake)²)          (reference α = 0.1)
   loss = cdiv + reg
   metrics `real`, `fake` = mean ENERGY of the real / fake half; the reference logs mean scores = −these.
 
+The regulariser is a prior pulling every energy towards 0, i.e. the model density towards uniform on the box:
+per sample, E + α·E² is smallest at E = −1/(2α), so real and fake energies can be at most 1/α apart, and the
+fixed point of training is a compromise between the data and a flat density. α = 0.1 caps the gap at 10 nats
+and leaves the energy too smooth to hold narrow modes (the 2-D toy's std-0.014 modes: 0/8 modes found); the
+toy config uses α = 0.001.
+
 **Training step** (all inside one jitted `train_step`):
-  real ← clip(real + N(0, 0.005²), data range)
-  x0   ← per row: U(data range) with probability 0.05 (so the count is Binomial(B, 0.05), as the reference's
-         np.random.binomial), otherwise a replay-buffer sample drawn uniformly with replacement
-  fake ← langevin(E, x0; 60 steps, step size 10, noise 0.005, gradient clip 0.03, clip to the data range)
-  Adam(1e-4) step on `loss`; the refined `fake` are written back into the buffer.
+  real ← clip(real + N(0, real_noise²), data range)
+  x0   ← per row: U(data range) with probability `buffer_fresh_prob` (so the count is Binomial(B, p), as the
+         reference's np.random.binomial), otherwise a replay-buffer sample drawn uniformly with replacement
+  fake ← langevin(E, x0; `langevin.steps` steps of size η = `langevin.step_size`, clip to the data range)
+  Adam step on `loss` (`jaxgen.train.updates.apply_gradients`); the refined `fake` are written back into the
+  buffer.
+
+**Langevin kinds** (`model.langevin.kind`, see `jaxgen.samplers.langevin`):
+  "sgld" (the reference): x ← x + σ·ξ; x ← x − η·clip(∇E) with σ = `noise_scale` chosen independently of η.
+         The reference's η = 10, σ = 0.005 has the noise of a Langevin chain at temperature σ²/(2η) ≈ 1e-6:
+         short-run, nearly noiseless gradient descent on E.
+  "ula": σ = sqrt(2η), the Euler–Maruyama discretisation of the Langevin diffusion dx = −∇E dt + sqrt(2) dW,
+         whose stationary law tends to exp(−E) as η → 0. The step must be small against the data's finest
+         scale: on a well of std s the chain is stable only for η < 2s², and its variance is within a factor
+         ~3 of s² for η ≤ s²/2 (the toy: s = 0.014, η = 1e-4).
+`sample` runs the same update from U(range) noise for `sample.steps` steps; its step size may anneal
+geometrically from `sample.step_size_start` down to η (large early steps cross the box quickly, the last ones
+are the trained chain's), and `sample.temperature` T scales the noise std by sqrt(T) ("ula": targets
+exp(−E/T)).
 
 **Replay buffer** (`ReplayBuffer`, a leaf of State, so it is checkpointed): a fixed (capacity, *shape) array,
 a fill level and a ring head. Writes go to the B ring positions after the head (the oldest entries once full),
 so the buffer always holds the most recent `capacity` samples — the reference's newest-first list truncated to
 8,192 holds the same set, and uniform draws from either are the same distribution. Initial fill: 128 U(range)
-samples (the reference's). The buffer data is float32 (32 MiB for 8,192 MNIST images).
+samples (the reference's). The buffer data is float32 (32 MiB for 8,192 MNIST images). On image data sets with
+a jaxgen classifier, `save_figures` logs the buffer's class histogram (`buffer_class_histogram`) to
+samples/buffer_classes.jsonl at every sample grid, so a run shows whether its chains cover every class.
 
 **Models.** `model.kind="conv"`: the reference net for images (Conv 16/5×5/s2, 32/3×3/s2, 64/3×3/s2,
 64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1). The strided convolutions are
@@ -36,9 +58,10 @@ writes the heat map.
 """
 from __future__ import annotations
 
-import os
 import dataclasses
 import functools
+import json
+import os
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -51,12 +74,12 @@ from flax import struct
 
 from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers
-from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, langevin
+from jaxgen.nn import layers, policy
+from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
+from jaxgen.train.updates import apply_gradients
 
-BENCHMARK_CONFIGS = ["ebm_mnist"]
 LOSS_KEYS = ["loss", "cdiv", "reg", "real", "fake"]
-SAMPLE_OPTIONS = ("steps", "chain")
+SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -71,7 +94,7 @@ def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
   for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
   (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
   """
-  if impl != "auto":
+  if impl != "auto" or not layers.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.layers)
     return impl
   return "space_to_depth" if kernel_size > strides + 1 else "matmul"
 
@@ -158,20 +181,24 @@ def replay_push(buffer: ReplayBuffer, x: jax.Array) -> ReplayBuffer:
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
-  """Static settings of one EBM (hashable; lives in State as a non-pytree field)."""
+  """Static settings of one EBM (hashable; lives in State as a non-pytree field). Built from the config only."""
   alpha: float                  # weight of the energy-magnitude regulariser
   real_noise: float             # std of the noise added to real examples
   fresh_prob: float             # probability that a Langevin start is fresh noise (reference 0.05)
+  kind: str                     # "sgld": noise std = noise_scale, independent of the step (reference);
+                                # "ula": noise std = sqrt(2·step size), the Langevin diffusion's discretisation
   steps: int                    # Langevin steps per training step (reference 60)
-  step_size: float              # (reference 10)
-  noise_scale: float            # (reference 0.005)
+  step_size: float              # η of the training chain (reference 10)
+  noise_scale: float            # noise std of the "sgld" kind (reference 0.005); unused by "ula"
   grad_clip: float | None       # per-element gradient bound (reference 0.03); None = off
   low: float                    # data range / box: samples are clipped to [low, high]
   high: float
   sample_steps: int             # default Langevin steps of `sample` (reference 1000)
-  toy_name: str = ""            # toy2d/<name> -> name; "" for images
-  unit_images: bool = False     # data.range == "unit": images already in [0, 1]
-  density_resolution: int = 200  # grid side for the toy density in eval_step
+  sample_step_size_start: float  # `sample` anneals η geometrically from this to step_size (= step_size: constant)
+  sample_temperature: float     # `sample` targets exp(−E/T): noise std × sqrt(T) (1 = the trained chain's noise)
+  toy_name: str                 # toy2d/<name> -> name; "" for images
+  unit_images: bool             # data.range == "unit": images already in [0, 1]
+  density_resolution: int       # grid side for the toy density in eval_step (0 for images)
 
   @property
   def clip_range(self) -> tuple[float, float]:
@@ -201,20 +228,44 @@ def make_net(config) -> nn.Module:
   if m.kind == "mlp":
     return MLPEnergy(hidden=tuple(m.hidden))
   return EnergyNet(conv_features=tuple(m.conv_features), kernel_sizes=tuple(m.kernel_sizes),
-                   dense_features=int(m.dense_features), conv_impl=m.get("conv_impl", "auto"))
+                   dense_features=int(m.dense_features), conv_impl=m.conv_impl)
 
 
 def make_hparams(config) -> HParams:
-  m, lv = config.model, config.model.langevin
+  m, lv, smp = config.model, config.model.langevin, config.sample
   low, high = _data_range(config)
   grad_clip = lv.grad_clip
+  toy = data_lib.is_toy2d(config)
   return HParams(alpha=float(m.alpha), real_noise=float(m.real_noise), fresh_prob=float(m.buffer_fresh_prob),
-                 steps=int(lv.steps), step_size=float(lv.step_size), noise_scale=float(lv.noise_scale),
+                 kind=lv.kind, steps=int(lv.steps), step_size=float(lv.step_size), noise_scale=float(lv.noise_scale),
                  grad_clip=None if grad_clip is None or grad_clip <= 0 else float(grad_clip),
-                 low=low, high=high, sample_steps=int(config.sample.get("steps", 1000)),
-                 toy_name=config.data.name.split("/", 1)[1] if data_lib.is_toy2d(config) else "",
-                 unit_images=(not data_lib.is_toy2d(config)) and config.data.range == "unit",
-                 density_resolution=int(m.get("density_resolution", 200)))
+                 low=low, high=high, sample_steps=int(smp.steps),
+                 sample_step_size_start=float(smp.step_size_start), sample_temperature=float(smp.temperature),
+                 toy_name=config.data.name.split("/", 1)[1] if toy else "",
+                 unit_images=(not toy) and config.data.range == "unit",
+                 density_resolution=int(m.density_resolution) if toy else 0)
+
+
+def chain_schedule(hp: HParams, steps: int, step_size_start: float | None = None,
+                   temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
+  """(step sizes (steps,), noise stds (steps,)) of a Langevin chain.
+
+  η_t anneals geometrically from `step_size_start` to hp.step_size (constant when None or equal; the training
+  chain is constant). Noise std: hp.noise_scale ("sgld") or sqrt(2·η_t) ("ula"), times sqrt(temperature): the
+  "ula" chain then targets exp(−E/T).
+  """
+  eta = geometric_schedule(hp.step_size if step_size_start is None else step_size_start, hp.step_size, steps)
+  noise = ula_noise(eta) if hp.kind == "ula" else np.full((steps,), hp.noise_scale, np.float32)
+  return jnp.asarray(eta), jnp.asarray(noise * np.float32(np.sqrt(temperature)))
+
+
+def run_chain(state: State, x0: jax.Array, key: jax.Array, steps: int, step_size_start: float | None = None,
+              temperature: float = 1.0, return_chain=False) -> jax.Array:
+  """Langevin from x0 (B, ...) under the state's energy with `chain_schedule`'s step sizes and noise."""
+  hp = state.hp
+  eta, noise = chain_schedule(hp, steps, step_size_start, temperature)
+  return langevin(energy_fn(state), x0, key, steps=steps, step_size=eta, noise_scale=noise,
+                  grad_clip=hp.grad_clip, clip_range=hp.clip_range, return_chain=return_chain)
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -227,7 +278,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     check(float(m.get("box", 0)) > 0, f"model.box={m.get('box')!r} must be > 0 (samples live in [-box, box]^2).")
   else:
     check(m.kind == "conv", f"model.kind={m.kind!r}: image data needs model.kind='conv'.")
-    choice("model.conv_impl", m.get("conv_impl", "auto"), ("auto", *layers.CONV_IMPLS))
+    choice("model.conv_impl", m.conv_impl, ("auto", *layers.CONV_IMPLS))
     factor = 2 ** len(m.conv_features)
     check(int(config.data.image_size) % factor == 0,
           f"data.image_size={config.data.image_size!r} must be a multiple of {factor} for {len(m.conv_features)} "
@@ -239,16 +290,20 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   check(0.0 <= float(m.buffer_fresh_prob) <= 1.0, f"model.buffer_fresh_prob={m.buffer_fresh_prob!r} must be in [0, 1].")
   check(int(m.langevin.steps) >= 1, f"model.langevin.steps={m.langevin.steps!r} must be >= 1.")
   check(float(m.langevin.step_size) > 0, f"model.langevin.step_size={m.langevin.step_size!r} must be > 0.")
+  choice("model.langevin.kind", m.langevin.kind, ("sgld", "ula"))
   check(float(m.langevin.noise_scale) >= 0, f"model.langevin.noise_scale={m.langevin.noise_scale!r} must be >= 0.")
   check(float(m.alpha) >= 0, f"model.alpha={m.alpha!r} must be >= 0.")
-  check(int(config.sample.get("steps", 1000)) >= 1, f"sample.steps={config.sample.get('steps')!r} must be >= 1.")
+  smp = config.sample
+  check(int(smp.steps) >= 1, f"sample.steps={smp.steps!r} must be >= 1.")
+  check(float(smp.step_size_start) > 0, f"sample.step_size_start={smp.step_size_start!r} must be > 0.")
+  check(float(smp.temperature) >= 0, f"sample.temperature={smp.temperature!r} must be >= 0.")
 
 
 def init(config, key: jax.Array, example_batch: dict) -> State:
   """Params (Keras init), Adam state and the replay buffer (`model.buffer_init` U(range) samples)."""
   k_params, k_buffer = jax.random.split(key)
   hp = make_hparams(config)
-  net = make_net(config)
+  net = policy.configure(make_net(config), config)
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]
   o = config.optim
@@ -285,16 +340,13 @@ def train_step(state: State, batch: dict, key: jax.Array) -> tuple[State, dict]:
   real = batch["x"].astype(jnp.float32)
   real = jnp.clip(real + hp.real_noise * jax.random.normal(k_real, real.shape, real.dtype), hp.low, hp.high)
   x0, _ = replay_draw(state.buffer, k_draw, real.shape[0], hp.fresh_prob, hp.low, hp.high)
-  fake = langevin(energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=hp.step_size,
-                  noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
-  fake = jax.lax.stop_gradient(fake)
+  fake = jax.lax.stop_gradient(run_chain(state, x0, k_langevin, hp.steps))
 
   def loss_fn(params):
     return cd_loss(*_energies(state, params, real, fake), hp.alpha)
 
   grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
+  params, opt_state = apply_gradients(state.tx, state.params, state.opt_state, grads)
   state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                         buffer=replay_push(state.buffer, fake))
   return state, {k: v.astype(jnp.float32) for k, v in metrics.items()}
@@ -330,14 +382,23 @@ def chain_steps(steps: int) -> tuple[int, ...]:
   return tuple(kept + [steps - 1])
 
 
-@functools.partial(jax.jit, static_argnames=("num", "steps", "chain"))
-def _sample(state: State, key: jax.Array, num: int, steps: int, chain: tuple[int, ...] | None):
+@dataclasses.dataclass(frozen=True)
+class SampleOptions:
+  """The resolved options of one `sample` call (static under jit)."""
+  steps: int
+  chain: tuple[int, ...] | None      # chain-strip indices, or None for the final states
+  step_size_start: float
+  temperature: float
+
+
+@functools.partial(jax.jit, static_argnames=("num", "opts"))
+def _sample(state: State, key: jax.Array, num: int, opts: SampleOptions):
   hp = state.hp
   k_start, k_run = jax.random.split(key)
   shape = state.buffer.data.shape[1:]
   x0 = jax.random.uniform(k_start, (num,) + shape, jnp.float32, hp.low, hp.high)
-  return langevin(energy_fn(state), x0, k_run, steps=steps, step_size=hp.step_size, noise_scale=hp.noise_scale,
-                  grad_clip=hp.grad_clip, clip_range=hp.clip_range, return_chain=chain or False)
+  return run_chain(state, x0, k_run, opts.steps, opts.step_size_start, opts.temperature,
+                   return_chain=opts.chain or False)
 
 
 def _to_output(state: State, x: jax.Array) -> jax.Array:
@@ -346,39 +407,46 @@ def _to_output(state: State, x: jax.Array) -> jax.Array:
   return (x + 1.0) / 2.0      # [-1, 1] -> [0, 1]
 
 
-def _parse_options(state: State, options: dict) -> tuple[int, bool]:
+def _parse_options(state: State, options: dict) -> SampleOptions:
   options = supported_options("the ebm family", options, SAMPLE_OPTIONS)
-  steps = options.get("steps")
-  steps = state.hp.sample_steps if steps is None else steps
+  hp = state.hp
+  steps = options.get("steps", hp.sample_steps)
   check(isinstance(steps, (int, np.integer)) and steps >= 1, f"steps={steps!r} must be a positive integer.")
   chain = bool(options.get("chain", False))
-  if chain and state.hp.toy_name:
+  if chain and hp.toy_name:
     raise JaxgenError("option 'chain' is supported for images only; toy2d samples are points.")
-  return int(steps), chain
+  start = options.get("step_size_start", hp.sample_step_size_start)
+  check(isinstance(start, (int, float)) and start > 0, f"step_size_start={start!r} must be a number > 0.")
+  temperature = options.get("temperature", hp.sample_temperature)
+  check(isinstance(temperature, (int, float)) and temperature >= 0,
+        f"temperature={temperature!r} must be a number >= 0.")
+  return SampleOptions(steps=int(steps), chain=chain_steps(int(steps)) if chain else None,
+                       step_size_start=float(start), temperature=float(temperature))
 
 
 def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
-  """Langevin from U(range) noise for `steps` (default config.sample.steps = 1000) updates.
+  """Langevin from U(range) noise: `steps` updates (default config.sample.steps) whose step size anneals
+  geometrically from `step_size_start` to the training step size, at `temperature` (noise std × sqrt(T)).
 
   Returns images float32 NHWC in [0, 1] (num, H, W, C), or points (num, 2) for toy2d. With `chain=True`:
   the chain strip as images (num · K, H, W, C), row-major with rows = samples and K = len(chain_steps(steps))
   columns = the states at `chain_steps(steps)` (the reference figure's steps for steps=1000).
   """
-  steps, chain = _parse_options(state, options)
-  indices = chain_steps(steps) if chain else None
-  out = _sample(state, key, int(num), steps, indices)
-  if chain:                                     # (K, num, ...) -> (num, K, ...) -> (num·K, ...)
+  opts = _parse_options(state, options)
+  out = _sample(state, key, int(num), opts)
+  if opts.chain:                                # (K, num, ...) -> (num, K, ...) -> (num·K, ...)
     out = jnp.swapaxes(out, 0, 1).reshape((-1,) + out.shape[2:])
   return _to_output(state, out)
 
 
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step."""
-  steps, chain = _parse_options(state, options)
-  samples = sample(state, key, num, **options)
-  out = {"samples": samples}
-  if chain:
-    out["ncols"] = len(chain_steps(steps))
+  """What sample.py writes: the samples, or with chain=True the strip with one column per chain step, each
+  column labelled t = the number of Langevin updates behind it."""
+  opts = _parse_options(state, options)
+  out = {"samples": sample(state, key, num, **options)}
+  if opts.chain:
+    out["ncols"] = len(opts.chain)
+    out["col_labels"] = [f"t={i + 1}" for i in opts.chain]
   return out
 
 
@@ -419,11 +487,42 @@ def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.
   from jaxgen import viz
   from jaxgen.metrics import density
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
-  viz.save_heatmap(grid[::-1], path, scale=max(1, 512 // resolution))   # row 0 = top = largest y
+  modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
+  viz.save_heatmap(grid[::-1], path, extent=density_box(state), label="log p(x)", modes=modes,  # row 0 = top
+                   title=f"learned density, step {int(state.step)}")
   return grid
 
 
+def buffer_class_histogram(state: State, config, num: int = 1000, classifier=None) -> dict:
+  """How the replay buffer's newest `num` entries (images) spread over the classes of jaxgen's classifier for
+  the data set (`jaxgen.metrics.classifier`; trained and cached on first use).
+
+  Returns {"step", "num", "histogram": C fractions of argmax labels, "label_entropy": nats,
+  "max_label_entropy": log C, "confidence": fraction with max prob > 0.9}. A buffer that covers every class
+  evenly has label_entropy ≈ max_label_entropy. `classifier`: any object with `probabilities(images in [0, 1])
+  -> (N, C)` to use instead.
+  """
+  from jaxgen.metrics import classifier as clf_lib
+  check(not state.hp.toy_name, "buffer_class_histogram needs an image EBM; toy2d buffers hold points.")
+  d = config.data
+  clf = classifier or clf_lib.get_classifier(d.name, image_size=d.image_size, channels=d.channels, pad=d.pad,
+                                             data_dir=d.data_dir, seed=0)
+  buf = state.buffer
+  n = min(int(num), int(buf.fill))
+  idx = (int(buf.head) - 1 - np.arange(n)) % buf.data.shape[0]          # newest first
+  probs = clf.probabilities(np.asarray(_to_output(state, buf.data[idx])))
+  return {"step": int(state.step), "num": n, "histogram": clf_lib.label_histogram(probs).round(4).tolist(),
+          "label_entropy": clf_lib.label_entropy(probs), "max_label_entropy": float(np.log(probs.shape[-1])),
+          "confidence": clf_lib.confidence(probs)}
+
+
 def save_figures(state: State, config, directory: str, step: int) -> None:
-  """Protocol hook: on toy data, the energy landscape next to each sample grid (samples/energy_XXXXXX.png)."""
+  """Protocol hook, at every sample grid: on toy data the energy landscape (samples/energy_XXXXXX.png); on a data
+  set with a jaxgen classifier, one line of `buffer_class_histogram` appended to samples/buffer_classes.jsonl."""
+  from jaxgen.evaluate import CLASSIFIER_DATASETS
   if state.hp.toy_name:
     save_energy_landscape(state, os.path.join(directory, f"energy_{step:06d}.png"))
+  elif config.data.name in CLASSIFIER_DATASETS:
+    line = buffer_class_histogram(state, config)
+    with open(os.path.join(directory, "buffer_classes.jsonl"), "a") as f:
+      f.write(json.dumps(line) + "\n")

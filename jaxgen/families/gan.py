@@ -1,6 +1,6 @@
 """Generative adversarial networks: DCGAN, WGAN (weight clipping), WGAN-GP, and their conditional variants.
 
-`config.model.objective` picks the game (REFERENCE.md §4–§6, §9):
+`config.model.objective` picks the game (docs/reference.md §4–§6, §9):
 
   "bce"      DCGAN (Radford et al., 2016) as the reference notebook trains it: ONE forward pass
              fake = G(z); l_r = D(x); l_f = D(fake) (two D calls: separate BatchNorm batch statistics), then
@@ -39,15 +39,17 @@ import optax
 from flax import struct
 
 from jaxgen import data as data_lib
-from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import gan_nets
+from jaxgen.data import preprocess
+from jaxgen.errors import JaxgenError, check, choice, require_keys, supported_options
+from jaxgen.nn import gan_nets, policy
+from jaxgen.train import updates
 
 OBJECTIVES = ("bce", "wgan", "wgan_gp")
-SAMPLE_OPTIONS = ("label", "class_grid", "truncation")
+SAMPLE_OPTIONS = ("label", "class_grid", "truncated_z")
+# `truncation` is ψ in W for the style-based generator; for these GANs the truncation trick is `truncated_z`.
+RENAMED_OPTIONS = {"truncation": "truncated_z"}
 # Main metrics for the progress bar, in order of preference (the reference's names).
 LOSS_KEYS = ["d_loss", "c_loss", "g_loss"]
-# Timed by benchmarks/throughput.py at the reference batch and image size.
-BENCHMARK_CONFIGS = ["dcgan_lego", "wgan_gp_celeba", "cgan_celeba"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -161,16 +163,22 @@ class GANState:
   hp: GANHParams = struct.field(pytree_node=False)
 
 
-def _model_get(config, key, default):
-  return config.model[key] if key in config.model else default
+# The model/optim keys every GAN config defines (the configs are the one source of their values).
+MODEL_KEYS = ("objective", "latent_dim", "num_classes", "n_critic", "gp_weight", "gp_alpha_dist", "critic_data",
+              "clip_value", "label_noise")
+IMAGE_MODEL_KEYS = ("g_features", "d_features", "bn_momentum", "dropout", "critic_second_slope")
+TOY_MODEL_KEYS = ("mlp_hidden",)
+OPTIM_KEYS = ("name", "learning_rate", "b1", "b2", "eps", "decay")
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """GAN-specific checks; raises JaxgenError naming the bad value and what is allowed."""
-  choice("model.objective", _model_get(config, "objective", "bce"), OBJECTIVES)
-  check(int(_model_get(config, "latent_dim", 0)) > 0, f"model.latent_dim={_model_get(config, 'latent_dim', None)!r} "
+  require_keys(config, "model", MODEL_KEYS + (TOY_MODEL_KEYS if data_lib.is_toy2d(config) else IMAGE_MODEL_KEYS))
+  require_keys(config, "optim", OPTIM_KEYS)
+  choice("model.objective", config.model.objective, OBJECTIVES)
+  check(int(config.model.latent_dim) > 0, f"model.latent_dim={config.model.latent_dim!r} "
         "must be a positive integer.")
-  k = int(_model_get(config, "num_classes", 0))
+  k = int(config.model.num_classes)
   check(k >= 0, f"model.num_classes={k!r} must be >= 0 (0: unconditional).")
   if k:
     n = data_lib.num_classes(config)
@@ -179,17 +187,17 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           + (" (CelebA: set data.label to an attribute, e.g. 'Blond_Hair')." if "celeb_a" in config.data.name else "."))
     check(n == 0 or k == n, f"model.num_classes={k} does not match the {n} classes of data.name={config.data.name!r}; "
           f"set model.num_classes={n}.")
-  n_critic = _model_get(config, "n_critic", 1)
+  n_critic = config.model.n_critic
   check(isinstance(n_critic, int) and n_critic >= 1, f"model.n_critic={n_critic!r} must be an integer >= 1.")
-  check(float(_model_get(config, "gp_weight", 10.0)) >= 0, "model.gp_weight must be >= 0.")
-  choice("model.gp_alpha_dist", _model_get(config, "gp_alpha_dist", "uniform"), ("uniform", "normal"))
-  choice("model.critic_data", _model_get(config, "critic_data", "same"), ("same", "split"))
-  if _model_get(config, "critic_data", "same") == "split":
+  check(float(config.model.gp_weight) >= 0, "model.gp_weight must be >= 0.")
+  choice("model.gp_alpha_dist", config.model.gp_alpha_dist, ("uniform", "normal"))
+  choice("model.critic_data", config.model.critic_data, ("same", "split"))
+  if config.model.critic_data == "split":
     check(config.train.batch_size % n_critic == 0, f"model.critic_data='split' needs train.batch_size="
           f"{config.train.batch_size} divisible by model.n_critic={n_critic}.")
-  check(float(_model_get(config, "clip_value", 0.01)) > 0, "model.clip_value must be > 0.")
-  choice("optim.name", config.optim.get("name", "adam"), ("adam", "rmsprop"))
-  choice("optim.decay", config.optim.get("decay", "none"), ("none", "linear"))
+  check(float(config.model.clip_value) > 0, "model.clip_value must be > 0.")
+  choice("optim.name", config.optim.name, ("adam", "rmsprop"))
+  choice("optim.decay", config.optim.decay, ("none", "linear"))
   if data_lib.is_toy2d(config):
     return
   size = int(config.data.image_size)
@@ -210,9 +218,9 @@ def build_models(config, image_shape=None) -> tuple[nn.Module, nn.Module]:
   output convolution has a bias for wgan/wgan_gp (notebook §5) and none for bce (§4).
   """
   m = config.model
-  objective = _model_get(config, "objective", "bce")
+  objective = config.model.objective
   if data_lib.is_toy2d(config):
-    hidden = tuple(_model_get(config, "mlp_hidden", (512, 512, 512)))
+    hidden = tuple(config.model.mlp_hidden)
     return gan_nets.MLPGenerator(hidden=hidden, out_dim=2), gan_nets.MLPCritic(hidden=hidden)
   size = int(image_shape[0]) if image_shape is not None else int(config.data.image_size)
   channels = int(image_shape[-1]) if image_shape is not None else int(config.data.channels)
@@ -220,13 +228,13 @@ def build_models(config, image_shape=None) -> tuple[nn.Module, nn.Module]:
   check(n is not None, f"data.image_size={size} is not allowed for the GAN family: it must be 4·2^k with k >= 1.")
   g_features = gan_nets.adapt_features(m.g_features, n, "generator")
   d_features = gan_nets.adapt_features(m.d_features, n, "critic")
-  momentum = float(_model_get(config, "bn_momentum", 0.9))
-  dropout = float(_model_get(config, "dropout", 0.3))
+  momentum = float(config.model.bn_momentum)
+  dropout = float(config.model.dropout)
   wasserstein = objective != "bce"
   generator = gan_nets.Generator(features=g_features, channels=channels, final_bias=wasserstein,
                                  bn_momentum=momentum)
   if wasserstein:
-    second = float(_model_get(config, "critic_second_slope", 0.3))
+    second = float(config.model.critic_second_slope)
     slopes = tuple(second if i == 1 else 0.2 for i in range(n))
     critic = gan_nets.ConvCritic(features=d_features, batch_norm=False, use_bias=True, slopes=slopes,
                                  dropout=dropout, dropout_from=1)
@@ -244,7 +252,7 @@ def learning_rate(optim: ml_collections.ConfigDict, num_updates: int) -> optax.S
   mode without it, 92 % with it).
   """
   lr = float(optim.learning_rate)
-  if optim.get("decay", "none") == "linear":
+  if optim.decay == "linear":
     return optax.linear_schedule(lr, 0.0, max(int(num_updates), 1))
   return lr
 
@@ -255,31 +263,32 @@ def make_optimizer(optim: ml_collections.ConfigDict, num_updates: int = 1) -> op
   num_updates: the updates this optimizer makes in the whole run (for optim.decay="linear").
   """
   lr = learning_rate(optim, num_updates)
-  if optim.get("name", "adam") == "rmsprop":
+  if optim.name == "rmsprop":
     return optax.rmsprop(lr, decay=0.9, eps=1e-7)
-  return optax.adam(lr, b1=optim.get("b1", 0.9), b2=optim.get("b2", 0.999), eps=optim.get("eps", 1e-7))
+  return optax.adam(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps)
 
 
-def _hparams(config) -> GANHParams:
+def hparams(config) -> GANHParams:
+  """The GANHParams of a (validated) config."""
   return GANHParams(
-      objective=_model_get(config, "objective", "bce"),
+      objective=config.model.objective,
       latent_dim=int(config.model.latent_dim),
-      num_classes=int(_model_get(config, "num_classes", 0)),
-      n_critic=int(_model_get(config, "n_critic", 1)),
-      gp_weight=float(_model_get(config, "gp_weight", 10.0)),
-      gp_alpha_dist=_model_get(config, "gp_alpha_dist", "uniform"),
-      clip_value=float(_model_get(config, "clip_value", 0.01)),
-      label_noise=float(_model_get(config, "label_noise", 0.0)),
-      critic_data=_model_get(config, "critic_data", "same"),
+      num_classes=int(config.model.num_classes),
+      n_critic=int(config.model.n_critic),
+      gp_weight=float(config.model.gp_weight),
+      gp_alpha_dist=config.model.gp_alpha_dist,
+      clip_value=float(config.model.clip_value),
+      label_noise=float(config.model.label_noise),
+      critic_data=config.model.critic_data,
       toy=data_lib.is_toy2d(config))
 
 
 def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> GANState:
   """Initial State from the shapes of example_batch["x"] ((B, H, W, C) images or (B, 2) points)."""
   validate_config(config)
-  hp = _hparams(config)
+  hp = hparams(config)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
-  generator, critic = build_models(config, None if hp.toy else x.shape[1:])
+  generator, critic = (policy.configure(n, config) for n in build_models(config, None if hp.toy else x.shape[1:]))
   k_g, k_d, k_drop = jax.random.split(key, 3)
   z = jnp.zeros((x.shape[0], hp.latent_dim), jnp.float32)
   onehot = jnp.zeros((x.shape[0], hp.num_classes), jnp.float32) if hp.num_classes else None
@@ -333,7 +342,7 @@ def _latents(hp: GANHParams, key, num):
 
 
 def _bce_step(state: GANState, x, labels, key):
-  """DCGAN: one forward pass, simultaneous D and G updates (REFERENCE.md §4)."""
+  """DCGAN: one forward pass, simultaneous D and G updates (docs/reference.md §4)."""
   hp = state.hp
   k_z, k_noise, k_drop_r, k_drop_f = jax.random.split(key, 4)
   batch = x.shape[0]
@@ -354,22 +363,22 @@ def _bce_step(state: GANState, x, labels, key):
   one, zero = jnp.ones((), d_loss.dtype), jnp.zeros((), d_loss.dtype)
   _, d_grads = pullback((one, zero))          # ∂d_loss/∂θ_D
   g_grads, _ = pullback((zero, one))          # ∂g_loss/∂θ_G
-  d_updates, d_opt = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-  g_updates, g_opt = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  d_params, d_opt = updates.apply_gradients(state.d_tx, state.d_params, state.d_opt_state, d_grads)
+  g_params, g_opt = updates.apply_gradients(state.g_tx, state.g_params, state.g_opt_state, g_grads)
   real_acc = jnp.mean((real_logits > 0).astype(jnp.float32))     # BinaryAccuracy at p = 0.5, clean labels
   fake_acc = jnp.mean((fake_logits < 0).astype(jnp.float32))
   metrics = {"d_loss": d_loss, "d_real_acc": real_acc, "d_fake_acc": fake_acc,
              "d_acc": 0.5 * (real_acc + fake_acc), "g_loss": g_loss,
              "g_acc": jnp.mean((fake_logits > 0).astype(jnp.float32))}
   new_state = state.replace(
-      step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates), g_batch_stats=g_stats,
-      d_params=optax.apply_updates(state.d_params, d_updates), d_batch_stats=d_stats,
+      step=state.step + 1, g_params=g_params, g_batch_stats=g_stats,
+      d_params=d_params, d_batch_stats=d_stats,
       g_opt_state=g_opt, d_opt_state=d_opt, g_updates=state.g_updates + 1, d_updates=state.d_updates + 1)
   return new_state, metrics
 
 
 def _wasserstein_step(state: GANState, x, labels, key):
-  """n_critic critic updates (lax.scan) then one generator update (REFERENCE.md §5, §6)."""
+  """n_critic critic updates (lax.scan) then one generator update (docs/reference.md §5, §6)."""
   hp = state.hp
   k_critic, k_gz, k_gdrop = jax.random.split(key, 3)
   if hp.critic_data == "split":   # each critic update gets its own slice of the batch (paper, Algorithm 1)
@@ -399,8 +408,7 @@ def _wasserstein_step(state: GANState, x, labels, key):
       return wass + hp.gp_weight * gp, (wass, gp)
 
     (c_loss, (wass, gp)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
-    updates, d_opt = state.d_tx.update(grads, d_opt, d_params)
-    d_params = optax.apply_updates(d_params, updates)
+    d_params, d_opt = updates.apply_gradients(state.d_tx, d_params, d_opt, grads)
     if hp.objective == "wgan":
       d_params = clip_weights(d_params, hp.clip_value)
     metrics = {"c_loss": c_loss, "c_wass_loss": wass, "c_gp": gp}
@@ -422,11 +430,11 @@ def _wasserstein_step(state: GANState, x, labels, key):
     return generator_loss_wasserstein(scores), new_stats
 
   (g_loss, g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(state.g_params)
-  g_upd, g_opt = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  g_params, g_opt = updates.apply_gradients(state.g_tx, state.g_params, state.g_opt_state, g_grads)
   metrics = {k: v[-1] for k, v in c_metrics.items()}    # the last critic update's values, as the reference logs
   metrics["g_loss"] = g_loss
   new_state = state.replace(
-      step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_upd), g_batch_stats=g_stats,
+      step=state.step + 1, g_params=g_params, g_batch_stats=g_stats,
       d_params=d_params, d_opt_state=d_opt, g_opt_state=g_opt, g_updates=state.g_updates + 1, d_updates=d_count)
   return new_state, metrics
 
@@ -455,24 +463,25 @@ def train_step(state: GANState, batch: dict, key: jax.Array) -> tuple[GANState, 
 
 
 @functools.partial(jax.jit, static_argnames=("num",))
-def _generate(state: GANState, key: jax.Array, num: int, labels, truncation):
-  """G(z) in inference mode (BatchNorm moving averages); truncation <= 0 means plain N(0, I) latents."""
+def _generate(state: GANState, key: jax.Array, num: int, labels, truncated_z):
+  """G(z) in inference mode (BatchNorm moving averages); z ~ N(0, I) truncated to [−t, t] per coordinate for
+  t = truncated_z > 0 (the truncation trick of BigGAN), plain N(0, I) for t <= 0."""
   hp = state.hp
   z_normal = jax.random.normal(key, (num, hp.latent_dim), jnp.float32)
-  t = jnp.maximum(truncation, 1e-3)
+  t = jnp.maximum(truncated_z, 1e-3)
   z_trunc = jax.random.truncated_normal(key, -t, t, (num, hp.latent_dim), jnp.float32)
-  z = jnp.where(truncation > 0, z_trunc, z_normal)
+  z = jnp.where(truncated_z > 0, z_trunc, z_normal)
   variables = {"params": state.g_params}
   if state.g_batch_stats:
     variables["batch_stats"] = state.g_batch_stats
   out = state.generator.apply(variables, z, _onehot(hp, labels), train=False)
   if hp.toy:
     return out
-  return jnp.clip((out + 1.0) / 2.0, 0.0, 1.0)
+  return preprocess.symmetric_to_unit(out)
 
 
 def _check_options(state: GANState, options: dict, allowed=SAMPLE_OPTIONS) -> dict:
-  options = supported_options("the GAN family", options, allowed)
+  options = supported_options("the GAN family", options, allowed, renamed=RENAMED_OPTIONS)
   hp = state.hp
   if options.get("label") is not None or options.get("class_grid"):
     what = "label" if options.get("label") is not None else "class_grid"
@@ -494,36 +503,38 @@ def _labels(state, key, num, label):
 
 
 def sample(state: GANState, key: jax.Array, num: int, label: int | None = None,
-           truncation: float | None = None, **options) -> jax.Array:
+           truncated_z: float | None = None, **options) -> jax.Array:
   """num samples: images (num, H, W, C) float32 in [0, 1], or (num, 2) points for toy2d.
 
-  label: class for a conditional model (default: labels drawn uniformly). truncation: sample z from N(0, I)
+  label: class for a conditional model (default: labels drawn uniformly). truncated_z=t: sample z from N(0, I)
   truncated to [−t, t] per coordinate.
   """
-  _check_options(state, {"label": label, "truncation": truncation, **options}, ("label", "truncation"))
+  _check_options(state, {"label": label, "truncated_z": truncated_z, **options}, ("label", "truncated_z"))
   k_label, k_z = jax.random.split(key)
   labels = _labels(state, k_label, num, label)
-  return _generate(state, k_z, int(num), labels, jnp.float32(truncation or 0.0))
+  return _generate(state, k_z, int(num), labels, jnp.float32(truncated_z or 0.0))
 
 
 def sample_outputs(state: GANState, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "labels" (conditional models), "ncols"}.
+  """What sample.py writes: {"samples", "labels" (conditional models), "ncols", "row_labels" (class_grid)}.
 
-  class_grid=True: one row per class, the same latents in every row (column j shares z_j), num // K columns.
+  class_grid=True: one row per class (labelled "class k"), the same latents in every row (column j shares z_j),
+  num // K columns.
   """
   options = _check_options(state, options)
   hp = state.hp
-  truncation = jnp.float32(options.get("truncation") or 0.0)
+  truncated_z = jnp.float32(options.get("truncated_z") or 0.0)
   if options.get("class_grid"):
     cols = max(1, num // hp.num_classes)
     k = hp.num_classes
     labels = jnp.repeat(jnp.arange(k, dtype=jnp.int32), cols)
     # Same latent key for every row: generate cols latents once per class by reusing the key.
-    rows = [_generate(state, key, cols, labels[i * cols:(i + 1) * cols], truncation) for i in range(k)]
-    return {"samples": jnp.concatenate(rows), "labels": labels, "ncols": cols}
+    rows = [_generate(state, key, cols, labels[i * cols:(i + 1) * cols], truncated_z) for i in range(k)]
+    return {"samples": jnp.concatenate(rows), "labels": labels, "ncols": cols,
+            "row_labels": [f"class {i}" for i in range(k)]}
   k_label, k_z = jax.random.split(key)
   labels = _labels(state, k_label, num, options.get("label"))
-  out = {"samples": _generate(state, k_z, int(num), labels, truncation)}
+  out = {"samples": _generate(state, k_z, int(num), labels, truncated_z)}
   if labels is not None:
     out["labels"] = labels
   return out

@@ -1,4 +1,4 @@
-"""Variational autoencoder (REFERENCE.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
+"""Variational autoencoder (docs/reference.md §2–3; notebooks 03_vae/02_vae_fashion and 03_vae/03_vae_faces).
 
 q(z|x) = N(mean, diag(exp(logvar))) from the encoder's two Dense heads; z = mean + exp(logvar/2)·ε
 (reparameterization); decoder logits for p(x|z); prior N(0, I).
@@ -21,39 +21,34 @@ For the importance-weighted bound (jaxgen.metrics.likelihood): `encode(state, x)
 `decoder_logits(state, z)` and `log_px_given_z(state, z, x) -> (B,)` (Bernoulli for "bce"; Gaussian with the
 σ² implied by the loss, above, for "mse").
 
-Latent tools: `sample` (prior), `reconstruct`, `latent_grid` (the reference's norm.ppf grid),
+Latent tools: `sample` (prior), `reconstruct`, `prior_grid` (the reference's norm.ppf grid),
 `interpolate` (lerp between two encodings), `attribute_vector` / `apply_vector` (jaxgen.latent.attributes),
 `latent_histograms_png` (histograms of latent dims against the N(0,1) pdf).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import optax
-from flax import struct
 
 from jaxgen.errors import check, choice, supported_options
 from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
+from jaxgen.latent.grid import latent_grid
+from jaxgen.metrics import likelihood
+from jaxgen.train import updates
 
-BENCHMARK_CONFIGS = ["vae_fashion_mnist", "vae_celeba"]
 LOSS_KEYS = ["loss", "reconstruction", "kl"]
-SAMPLE_OPTIONS = ("interpolate",)
-LOG_2PI = math.log(2 * math.pi)
+SAMPLE_OPTIONS = ae.SAMPLE_OPTIONS
+
+# KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,).
+kl_divergence = likelihood.gaussian_kl
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The objective as pure functions.
-
-
-def kl_divergence(mean, logvar):
-  """KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,)."""
-  return -0.5 * jnp.sum(1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1)
 
 
 def reparameterize(key, mean, logvar):
@@ -92,15 +87,7 @@ def gaussian_sigma(recon_weight: float, recon_reduction: str, num_pixels: int) -
 # State, init, steps.
 
 
-@struct.dataclass
-class State:
-  params: Any
-  batch_stats: Any
-  opt_state: Any
-  step: jax.Array
-  model: ae.AutoEncoder = struct.field(pytree_node=False)
-  tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: Any = struct.field(pytree_node=False)
+State = ae.BaseState   # params, batch_stats, opt_state, step; model, tx, hp static
 
 
 def validate_config(config) -> None:
@@ -118,14 +105,7 @@ def init(config, key, example_batch) -> State:
   tx = ae.make_optimizer(config)
   return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
                opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32), model=model, tx=tx,
-               hp=ml_collections.FrozenConfigDict({"model": config.model.to_dict(), "data": config.data.to_dict()}))
-
-
-def _variables(state, params=None):
-  v = {"params": state.params if params is None else params}
-  if state.batch_stats:
-    v["batch_stats"] = state.batch_stats
-  return v
+               hp=ae.HParams.from_config(config, variational=True))
 
 
 def _forward(state, params, x, key, train: bool):
@@ -136,16 +116,16 @@ def _forward(state, params, x, key, train: bool):
     return m.decode(z, train), mean, logvar
 
   if train and state.batch_stats:
-    (logits, mean, logvar), upd = state.model.apply(_variables(state, params), x, method=fwd,
+    (logits, mean, logvar), upd = state.model.apply(ae.model_variables(state, params), x, method=fwd,
                                                     mutable=["batch_stats"])
     return logits, mean, logvar, upd["batch_stats"]
-  logits, mean, logvar = state.model.apply(_variables(state, params), x, method=fwd)
+  logits, mean, logvar = state.model.apply(ae.model_variables(state, params), x, method=fwd)
   return logits, mean, logvar, state.batch_stats
 
 
 def _loss_settings(state):
-  m = state.hp.model
-  return m.recon_loss, float(m.recon_weight), m.recon_reduction
+  hp = state.hp
+  return hp.recon_loss, hp.recon_weight, hp.recon_reduction
 
 
 def train_step(state: State, batch, key):
@@ -158,9 +138,8 @@ def train_step(state: State, batch, key):
     return loss, (metrics, stats)
 
   (_, (metrics, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  return state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
-                       batch_stats=stats, step=state.step + 1), metrics
+  params, opt_state = updates.apply_gradients(state.tx, state.params, state.opt_state, grads)
+  return state.replace(params=params, opt_state=opt_state, batch_stats=stats, step=state.step + 1), metrics
 
 
 def eval_step(state: State, batch, key):
@@ -179,27 +158,21 @@ def eval_step(state: State, batch, key):
 
 def encode(state: State, x):
   """(mean, logvar), each (B, latent), of q(z|x) for images x (B, H, W, C) in [0, 1]."""
-  return state.model.apply(_variables(state), x, method=ae.AutoEncoder.encode)
+  return state.model.apply(ae.model_variables(state), x, method=ae.AutoEncoder.encode)
 
 
-def decoder_logits(state: State, z):
-  """Decoder output before the sigmoid, (B, H, W, C): Bernoulli logits ("bce"); sigmoid of it is the mean."""
-  return state.model.apply(_variables(state), z, method=ae.AutoEncoder.decode)
-
-
-def decode(state: State, z):
-  """Images (B, H, W, C) in [0, 1] (the decoder's sigmoid output) for latents z (B, latent)."""
-  return jax.nn.sigmoid(decoder_logits(state, z))
+# The decoder is the autoencoder's: logits (B, H, W, C) (Bernoulli logits for "bce"; their sigmoid is the mean)
+# and images sigmoid(logits) in [0, 1], for latents z (B, latent).
+decoder_logits = ae.decoder_logits
+decode = ae.decode
 
 
 def _log_px(state, logits, x):
   recon_loss, weight, reduction = _loss_settings(state)
   if recon_loss == "bce":
-    return -reconstruction_error(x, logits, "bce", "sum")
-  pixels = int(np.prod(x.shape[1:]))
-  sigma = gaussian_sigma(weight, reduction, pixels)
-  se = reconstruction_error(x, logits, "mse", "sum")
-  return -se / (2 * sigma ** 2) - pixels * (math.log(sigma) + 0.5 * LOG_2PI)
+    return likelihood.bernoulli_log_likelihood(logits, x)
+  sigma = gaussian_sigma(weight, reduction, int(np.prod(x.shape[1:])))
+  return likelihood.gaussian_log_likelihood(jax.nn.sigmoid(logits), x, sigma)
 
 
 def log_px_given_z(state: State, z, x):
@@ -216,18 +189,14 @@ def reconstruct(state: State, x, key=None):
 
 def sample_prior(state: State, key, num: int):
   """(num, latent) draws from N(0, I)."""
-  return jax.random.normal(key, (num, int(state.hp.model.latent_dim)))
+  return jax.random.normal(key, (num, state.hp.latent_dim))
 
 
-def latent_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
-  """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0);
-  the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
-  from scipy.stats import norm
-  q = norm.ppf(np.linspace(eps, 1 - eps, n)).astype(np.float32)
-  z = np.zeros((n, n, latent_dim), np.float32)
-  z[:, :, dims[0]] = q[None, :]
-  z[:, :, dims[1]] = q[::-1][:, None]
-  return jnp.asarray(z.reshape(n * n, latent_dim))
+def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
+  """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0),
+  evenly spaced in prior probability; the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
+  q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
+  return latent_grid(q, q[::-1], latent_dim, dims)
 
 
 def interpolate(state: State, x0, x1, num: int = 10):
@@ -270,18 +239,15 @@ def latent_histograms_png(z, path: str, num_dims: int = 50, bins: int = 30, ncol
 
 
 def sample(state: State, key, num: int, **options):
-  """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); interpolate=n: the n×n Φ⁻¹ grid over the
+  """num images (num, H, W, C) in [0, 1] decoded from z ~ N(0, I); latent_grid=n: the n×n Φ⁻¹ grid over the
   first two latent dims instead."""
-  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return decode(state, latent_grid(n, int(state.hp.model.latent_dim)))
+  options = supported_options("the vae family", options, SAMPLE_OPTIONS, renamed=ae.RENAMED_OPTIONS)
+  if options.get("latent_grid"):
+    return decode(state, prior_grid(int(options["latent_grid"]), state.hp.latent_dim))
   return decode(state, sample_prior(state, key, num))
 
 
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  options = supported_options("the vae family", options, SAMPLE_OPTIONS)
-  if options.get("interpolate"):
-    n = int(options["interpolate"])
-    return {"samples": sample(state, key, num, interpolate=n), "ncols": n}
-  return {"samples": sample(state, key, num)}
+  """`sample.py` outputs: prior samples, or with `latent_grid=n` the n×n Φ⁻¹ grid (ncols n)."""
+  del config
+  return ae.grid_outputs(sample, "the vae family", state, key, num, options)

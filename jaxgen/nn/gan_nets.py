@@ -1,4 +1,4 @@
-"""Generator and discriminator/critic networks of the GAN family (REFERENCE.md §4–§6, WGAN-GP toy code).
+"""Generator and discriminator/critic networks of the GAN family (the DCGAN / WGAN-GP notebooks, WGAN-GP toy code).
 
   Generator     z (B, Z) [+ one-hot (B, K)] -> images (B, S, S, C) in [-1, 1]: the DCGAN Conv2DTranspose stack.
   ConvCritic    images (B, S, S, C) [+ one-hot label maps] -> (B,) logits (DCGAN D) or critic scores (WGAN).
@@ -11,7 +11,8 @@ transposed convolution to C channels with tanh. The critic halves the resolution
 4x4 VALID convolution gives one number per example. `adapt_features` maps the reference widths (written for
 64x64, n = 4) to other sizes.
 
-All layers use the Keras defaults of `jaxgen.nn.layers` (glorot_uniform kernels, zero biases, BN epsilon 1e-3).
+All layers use the Keras defaults of `jaxgen.nn.layers` (glorot_uniform kernels, zero biases, BN epsilon 1e-3);
+the convolutions use its per-backend formulation (`impl="auto"`).
 """
 from __future__ import annotations
 
@@ -23,9 +24,6 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen.nn import layers
-
-ConvTranspose = layers.ConvTranspose   # sub-pixel formulation, exactly nn.ConvTranspose's function
-
 
 def num_blocks(image_size: int) -> int | None:
   """n with image_size = 4·2^n (n >= 1), or None when image_size is not of that form."""
@@ -75,11 +73,11 @@ class Generator(nn.Module):
     h = h[:, None, None, :]                                                        # Reshape (1, 1, Z[+K])
     for i, width in enumerate(self.features):
       first = i == 0
-      h = ConvTranspose(width, (4, 4), strides=1 if first else 2, padding="VALID" if first else "SAME",
-                        use_bias=False)(h)
+      h = layers.ConvTranspose(width, (4, 4), strides=1 if first else 2, padding="VALID" if first else "SAME",
+                               use_bias=False)(h)
       h = layers.BatchNorm(use_running_average=not train, momentum=self.bn_momentum)(h)
       h = layers.leaky_relu(h, self.slope)
-    h = ConvTranspose(self.channels, (4, 4), strides=2, padding="SAME", use_bias=self.final_bias)(h)
+    h = layers.ConvTranspose(self.channels, (4, 4), strides=2, padding="SAME", use_bias=self.final_bias)(h)
     return jnp.tanh(h)
 
 

@@ -1,24 +1,32 @@
-"""Keras-default layers shared by every family, and fast exact convolution formulations for XLA:CPU.
+"""Keras-default layers shared by every family, and exact convolution formulations chosen per backend.
 
-The Keras notebooks rely on Keras 2 defaults that differ from Flax's (REFERENCE.md §0). The layers here set
-them explicitly, so a family writes `layers.Conv(32, (3, 3), strides=2)` and gets the reference layer:
+The Keras notebooks rely on Keras 2 defaults that differ from Flax's. The layers here set them explicitly, so a
+family writes `layers.Conv(32, (3, 3), strides=2)` and gets the reference layer:
 
   Dense, Conv, ConvTranspose   kernel_init glorot_uniform (Flax: lecun_normal), bias zeros
   BatchNorm                    momentum 0.99, epsilon 1e-3 (Flax: epsilon 1e-5)
   leaky_relu(x)                slope 0.3 = Keras `LeakyReLU()` with no argument (Flax: 0.01)
 
-`ConvTranspose` is a drop-in replacement for `flax.linen.ConvTranspose` (same parameter names, shapes and
-function, `transpose_kernel=False`), computed in the *sub-pixel* formulation: one stride-1 convolution whose
-output channels hold the s·s output phases, followed by depth-to-space. On XLA:CPU the backward pass of a
-strided transposed convolution (an input-dilated convolution) is dozens of times slower than that of a
-stride-1 convolution; the sub-pixel form computes the same sums (each output element is the same sum of the
-same products, only the summation order may differ) without ever dilating the input.
-`benchmarks/conv_formulations.py` measures the alternatives.
+`Conv` and `ConvTranspose` are drop-in replacements for `flax.linen.Conv` / `flax.linen.ConvTranspose` (same
+parameter names, shapes and function; `transpose_kernel=False`) whose `impl` picks how the convolution is
+computed. `impl="auto"` is resolved when the layer is traced, from the backend the computation runs on:
+
+  cpu       "matmul": im2col / overlap-add matmuls with hand-written adjoints (`conv_matmul`,
+            `conv_transpose_matmul`). XLA:CPU computes the input gradient of a strided convolution and both
+            passes of a transposed convolution as input-dilated convolutions, dozens of times slower than the
+            same sums as matmuls (benchmarks/conv_formulations.py measures the alternatives).
+  gpu, tpu  "lax": XLA's own convolution (cuDNN on GPUs, the TPU's convolution units); the matmul forms would
+            materialise kh·kw copies of every activation there.
+
+`conv_impl_scope(name)` forces one formulation for every "auto" layer traced inside it (`model.conv_impl`, applied
+by `jaxgen.nn.policy`). Every formulation computes the same sums as `lax` (only the summation order may differ).
 
 All arrays are NHWC; kernels are HWIO (kh, kw, in, out), as in Flax.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 from typing import Any, Callable, Sequence
@@ -26,10 +34,9 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
-# Keras 2 defaults (REFERENCE.md §0).
+# Keras 2 defaults.
 KERAS_LEAKY_SLOPE = 0.3      # `layers.LeakyReLU()` with no argument
 DCGAN_LEAKY_SLOPE = 0.2      # `layers.LeakyReLU(0.2)`
 KERAS_BN_MOMENTUM = 0.99
@@ -55,13 +62,22 @@ class BatchNorm(nn.BatchNorm):
 
   moving = momentum·moving + (1 − momentum)·batch, the same convention as Keras. Pass `momentum=0.9` for the
   DCGAN/WGAN layers.
+
+  Mixed precision: with `dtype=None` the output has the input's dtype. Flax promotes it to float32 because the
+  moving statistics are float32, which would silently end bfloat16 computation at the first BatchNorm; the
+  statistics themselves are always computed and kept in float32.
   """
   momentum: float = KERAS_BN_MOMENTUM
   epsilon: float = KERAS_BN_EPSILON
 
+  @nn.compact
+  def __call__(self, x, use_running_average=None, *, mask=None):
+    y = super().__call__(x, use_running_average, mask=mask)
+    return y if self.dtype is not None else y.astype(x.dtype)
+
 
 # ----------------------------------------------------------------------------------------------------------
-# Transposed convolution, sub-pixel formulation.
+# Padding rules and the space-to-depth formulation of strided convolutions.
 
 
 def conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
@@ -77,127 +93,11 @@ def conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
   return pad_a, pad_len - pad_a
 
 
-@functools.lru_cache(maxsize=None)
-def _subpixel_plan(n: int, k: int, s: int, pad_a: int, pad_b: int):
-  """Index plan for one spatial axis of the sub-pixel transposed convolution.
-
-  `lax.conv_transpose` (transpose_kernel=False) computes y[o] = Σ_j xd[o + j − pad_a]·w[j], where xd is the
-  input dilated by s (xd[s·i] = x[i], zeros between). Writing o = s·q + r (phase r), only taps j with
-  r + j − pad_a ≡ 0 (mod s) meet a non-zero, at x[q + d] with d = (r + j − pad_a)/s. So every phase is a
-  stride-1 correlation of x with a sub-kernel over offsets d; stacking the phases on the output-channel
-  axis gives one stride-1 convolution with kernel taps d_min..d_max.
-
-  Returns (idx (D, s) int: tap j used at offset d for phase r, or k for "no tap" (a zero row);
-  (lo, hi) padding of x; Q outputs per phase; out_len).
-  """
-  out_len = (n - 1) * s + 1 + pad_a + pad_b - k + 1
-  q = -(-out_len // s)
-  taps = [(r, (r + j - pad_a) // s, j) for r in range(s) for j in range(k) if (r + j - pad_a) % s == 0]
-  d_min = min(d for _, d, _ in taps)
-  d_max = max(d for _, d, _ in taps)
-  idx = np.full((d_max - d_min + 1, s), k, dtype=np.int32)
-  for r, d, j in taps:
-    idx[d - d_min, r] = j
-  lo = -d_min
-  hi = (q - 1 + d_max) - (n - 1)
-  return idx, (lo, hi), q, out_len
-
-
-def subpixel_kernel(kernel: jax.Array, strides: tuple[int, int], plans) -> jax.Array:
-  """Rearranges a (kh, kw, in, out) transposed-conv kernel into the (Dh, Dw, in, sh·sw·out) stride-1 kernel.
-
-  A pure gather (no arithmetic): entries with no tap are exact zeros.
-  """
-  (idx_h, *_), (idx_w, *_) = plans
-  kh, kw, cin, cout = kernel.shape
-  w = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))                         # row/col k = zeros
-  k = w[idx_h[:, :, None, None], idx_w[None, None, :, :]]                        # (Dh, sh, Dw, sw, in, out)
-  k = k.transpose(0, 2, 4, 1, 3, 5)                                              # (Dh, Dw, in, sh, sw, out)
-  return k.reshape(idx_h.shape[0], idx_w.shape[0], cin, strides[0] * strides[1] * cout)
-
-
-def depth_to_space(y: jax.Array, sh: int, sw: int) -> jax.Array:
-  """(N, H, W, sh·sw·C) with channels ordered (sh, sw, C) -> (N, H·sh, W·sw, C)."""
-  n, h, w, c = y.shape
-  c //= sh * sw
-  y = y.reshape(n, h, w, sh, sw, c).transpose(0, 1, 3, 2, 4, 5)
-  return y.reshape(n, h * sh, w * sw, c)
-
-
 def space_to_depth(x: jax.Array, sh: int, sw: int) -> jax.Array:
-  """(N, H·sh, W·sw, C) -> (N, H, W, sh·sw·C) with channels ordered (sh, sw, C); the inverse of depth_to_space."""
+  """(N, H·sh, W·sw, C) -> (N, H, W, sh·sw·C) with channels ordered (sh, sw, C)."""
   n, h, w, c = x.shape
   x = x.reshape(n, h // sh, sh, w // sw, sw, c).transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(n, h // sh, w // sw, sh * sw * c)
-
-
-def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
-                            padding: PaddingLike = "SAME", precision=None) -> jax.Array:
-  """Same function as `lax.conv_transpose(x, kernel, strides, padding)` (NHWC, HWIO, transpose_kernel=False).
-
-  x: (N, H, W, in); kernel: (kh, kw, in, out); padding "SAME", "VALID" or ((lo, hi), (lo, hi)) on the
-  dilated input, as `lax.conv_transpose`. Returns (N, H', W', out) with H' = H·s ("SAME"),
-  (H−1)·s + max(k, s) ("VALID").
-  """
-  strides = tuple(int(s) for s in strides)
-  kh, kw = kernel.shape[:2]
-  if isinstance(padding, str):
-    pads = [conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
-  else:
-    pads = [tuple(p) for p in padding]
-  plans = [_subpixel_plan(int(n), int(k), s, int(pa), int(pb))
-           for n, k, s, (pa, pb) in zip(x.shape[1:3], (kh, kw), strides, pads)]
-  k_sub = subpixel_kernel(kernel, strides, plans)
-  (_, (lo_h, hi_h), _, out_h), (_, (lo_w, hi_w), _, out_w) = plans
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0), (0, 0, 0)))
-  y = lax.conv_general_dilated(xp, k_sub, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                               precision=precision)
-  y = depth_to_space(y, *strides)
-  return y[:, :out_h, :out_w, :]
-
-
-def conv_transpose_col2im(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
-                          padding: PaddingLike = "SAME", precision=None) -> jax.Array:
-  """Same function as `lax.conv_transpose(x, kernel, strides, padding)`, as one matmul plus overlap-add.
-
-  C[n, i, j_h, j_w] = x[n, i] @ kernel[j_h, j_w] for every input pixel and tap (one (N·H·W, in) x
-  (in, kh·kw·out) matmul: exactly the products of the transposed convolution, no zero taps), then each
-  output phase (r_h, r_w) adds the shifted slices C[q + d] of its taps (`_subpixel_plan`), and the phases
-  interleave (depth-to-space). Its backward pass is two matmuls and slicing.
-  """
-  strides = tuple(int(s) for s in strides)
-  kh, kw, cin, cout = kernel.shape
-  if isinstance(padding, str):
-    pads = [conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
-  else:
-    pads = [tuple(p) for p in padding]
-  n, h, w, _ = x.shape
-  plans = [_subpixel_plan(int(m), int(k), s, int(pa), int(pb))
-           for m, k, s, (pa, pb) in zip((h, w), (kh, kw), strides, pads)]
-  (idx_h, (lo_h, hi_h), q_h, out_h), (idx_w, (lo_w, hi_w), q_w, out_w) = plans
-  c = lax.dot_general(x.reshape(n * h * w, cin), kernel.transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout),
-                      (((1,), (0,)), ((), ())), precision=precision)
-  c = c.reshape(n, h, w, kh, kw, cout)
-  c = lax.pad(c, jnp.zeros((), c.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0)) + ((0, 0, 0),) * 3)
-  phases = []
-  for rh in range(strides[0]):
-    row = []
-    for rw in range(strides[1]):
-      acc = jnp.zeros((n, q_h, q_w, cout), c.dtype)
-      for dh in range(idx_h.shape[0]):
-        jh = int(idx_h[dh, rh])
-        if jh == kh:
-          continue
-        for dw in range(idx_w.shape[0]):
-          jw = int(idx_w[dw, rw])
-          if jw == kw:
-            continue
-          acc = acc + c[:, dh:dh + q_h, dw:dw + q_w, jh, jw, :]
-      row.append(acc)
-    phases.append(jnp.stack(row, axis=3))                                        # (N, Qh, Qw, sw, out)
-  y = jnp.stack(phases, axis=2)                                                  # (N, Qh, sh, Qw, sw, out)
-  y = y.reshape(n, q_h * strides[0], q_w * strides[1], cout)
-  return y[:, :out_h, :out_w, :]
 
 
 def conv_padding(size: int, k: int, s: int, padding: PaddingLike, axis: int) -> tuple[int, int]:
@@ -211,32 +111,6 @@ def conv_padding(size: int, k: int, s: int, padding: PaddingLike, axis: int) -> 
       return total // 2, total - total // 2
     raise ValueError(f"padding={padding!r}: use 'SAME', 'VALID' or explicit ((lo, hi), (lo, hi)) pairs.")
   return tuple(padding[axis])
-
-
-def conv_im2col(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: PaddingLike = "SAME",
-                precision=None) -> jax.Array:
-  """Same function as `lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), as one matmul.
-
-  The kh·kw strided slices of the padded input are concatenated on the channel axis (order (i, j, c), the
-  row order of kernel.reshape(kh·kw·in, out)) and multiplied by the reshaped kernel.
-  """
-  strides = tuple(int(s) for s in strides)
-  kh, kw, cin, cout = kernel.shape
-  n, h, w, _ = x.shape
-  (lo_h, hi_h), (lo_w, hi_w) = (conv_padding(h, kh, strides[0], padding, 0),
-                                conv_padding(w, kw, strides[1], padding, 1))
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0), (0, 0, 0)))
-  out_h = (h + lo_h + hi_h - kh) // strides[0] + 1
-  out_w = (w + lo_w + hi_w - kw) // strides[1] + 1
-  if kh == kw == 1 and strides == (1, 1):
-    patches = xp
-  else:
-    patches = jnp.concatenate(
-        [lax.slice(xp, (0, i, j, 0), (n, i + strides[0] * (out_h - 1) + 1, j + strides[1] * (out_w - 1) + 1, cin),
-                   (1, strides[0], strides[1], 1)) for i in range(kh) for j in range(kw)], axis=-1)
-  y = lax.dot_general(patches.reshape(n * out_h * out_w, kh * kw * cin), kernel.reshape(kh * kw * cin, cout),
-                      (((1,), (0,)), ((), ())), precision=precision)
-  return y.reshape(n, out_h, out_w, cout)
 
 
 def conv_space_to_depth(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: PaddingLike = "SAME",
@@ -401,7 +275,7 @@ def conv_transpose_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[int
 
 
 def conv_lax(x, kernel, strides, padding="SAME", precision=None):
-  """The plain XLA convolution (what `nn.Conv` computes), for comparison."""
+  """XLA's own convolution (what `nn.Conv` computes): "auto" on GPU and TPU."""
   strides = tuple(int(s) for s in strides)
   pads = [conv_padding(x.shape[1 + a], kernel.shape[a], strides[a], padding, a) for a in range(2)]
   return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -409,20 +283,61 @@ def conv_lax(x, kernel, strides, padding="SAME", precision=None):
 
 
 def conv_transpose_lax(x, kernel, strides, padding="SAME", precision=None):
-  """The plain XLA transposed convolution (what `nn.ConvTranspose` computes), for comparison."""
+  """XLA's own transposed convolution (what `nn.ConvTranspose` computes): "auto" on GPU and TPU."""
   return lax.conv_transpose(x, kernel, tuple(strides), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
                             precision=precision)
 
 
-# The formulations `impl="auto"` picks (measured by benchmarks/conv_formulations.py on a 2-core CPU).
-DEFAULT_CONV_IMPL = "matmul"              # strided convolutions
-DEFAULT_CONV_STRIDE1_IMPL = "matmul"      # stride-1 convolutions
-DEFAULT_CONV_TRANSPOSE_IMPL = "matmul"
+# What `impl="auto"` resolves to on the CPU (the fastest measured by benchmarks/conv_formulations.py on a 2-core
+# CPU, for strided, stride-1 and transposed convolutions alike); every other backend gets "lax".
+CPU_CONV_IMPL = "matmul"
+CPU_CONV_TRANSPOSE_IMPL = "matmul"
 
-CONV_IMPLS = {"lax": conv_lax, "im2col": conv_im2col, "space_to_depth": conv_space_to_depth,
-              "matmul": conv_matmul}
-CONV_TRANSPOSE_IMPLS = {"lax": conv_transpose_lax, "subpixel": conv_transpose_subpixel,
-                        "col2im": conv_transpose_col2im, "matmul": conv_transpose_matmul}
+CONV_IMPLS = {"lax": conv_lax, "matmul": conv_matmul, "space_to_depth": conv_space_to_depth}
+CONV_TRANSPOSE_IMPLS = {"lax": conv_transpose_lax, "matmul": conv_transpose_matmul}
+# The names `model.conv_impl` accepts: "auto" or a formulation for every layer. "space_to_depth" only exists for
+# strided convolutions; under it, transposed convolutions use "matmul".
+FORCEABLE_IMPLS = ("auto", "lax", "matmul", "space_to_depth")
+
+_FORCED_IMPL = contextvars.ContextVar("jaxgen_conv_impl", default="auto")
+
+
+@contextlib.contextmanager
+def conv_impl_scope(impl: str):
+  """Every `Conv` / `ConvTranspose` with impl="auto" traced inside uses `impl` (one of FORCEABLE_IMPLS)."""
+  if impl not in FORCEABLE_IMPLS:
+    raise ValueError(f"conv impl {impl!r}: choose one of {', '.join(FORCEABLE_IMPLS)}.")
+  token = _FORCED_IMPL.set(impl)
+  try:
+    yield
+  finally:
+    _FORCED_IMPL.reset(token)
+
+
+def on_cpu(backend: str | None = None) -> bool:
+  """True when computations are traced for the CPU (`backend`, default `jax.default_backend()`)."""
+  return (backend or jax.default_backend()) == "cpu"
+
+
+def resolve_impl(impl, transpose: bool, backend: str | None = None):
+  """The formulation (a function of (x, kernel, strides, padding, precision)) a layer with `impl` runs.
+
+  impl: a formulation function, a key of CONV_IMPLS / CONV_TRANSPOSE_IMPLS, or "auto". "auto" takes the name
+  forced by an enclosing `conv_impl_scope`, if any, else CPU_CONV_IMPL / CPU_CONV_TRANSPOSE_IMPL on the CPU and
+  "lax" on every other backend (GPU, TPU).
+  """
+  if callable(impl):
+    return impl
+  table = CONV_TRANSPOSE_IMPLS if transpose else CONV_IMPLS
+  if impl == "auto":
+    impl = _FORCED_IMPL.get()
+    if transpose and impl == "space_to_depth":
+      impl = "matmul"
+  if impl == "auto":
+    impl = (CPU_CONV_TRANSPOSE_IMPL if transpose else CPU_CONV_IMPL) if on_cpu(backend) else "lax"
+  if impl not in table:
+    raise ValueError(f"impl={impl!r}: choose 'auto' or one of {', '.join(table)}.")
+  return table[impl]
 
 
 class _ConvBase(nn.Module):
@@ -438,46 +353,43 @@ class _ConvBase(nn.Module):
   dtype: Any = None
   param_dtype: Any = jnp.float32
   precision: Any = None
-  impl: str = "auto"         # a key of the subclass's formulation table, or "auto" (the fastest measured)
+  impl: Any = "auto"         # "auto", a key of the subclass's formulation table, or a formulation function
 
   def _strides(self) -> tuple[int, int]:
     return (self.strides,) * 2 if isinstance(self.strides, int) else tuple(self.strides)
 
-  def _conv_apply(self, x: jax.Array, formulation) -> jax.Array:
+  def _conv_apply(self, x: jax.Array, transpose: bool) -> jax.Array:
     """Creates the parameters and returns formulation(x, kernel, strides, padding) + bias."""
     kernel_shape = tuple(self.kernel_size) + (x.shape[-1], self.features)
     kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
     bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = formulation(x, kernel, self._strides(), self.padding, precision=self.precision)
+    y = resolve_impl(self.impl, transpose)(x, kernel, self._strides(), self.padding, precision=self.precision)
     return y if bias is None else y + bias
 
 
 class ConvTranspose(_ConvBase):
-  """Drop-in `nn.ConvTranspose` (transpose_kernel=False) with the Keras kernel init, computed sub-pixel.
+  """Drop-in `nn.ConvTranspose` (transpose_kernel=False) with the Keras kernel init.
 
   Parameters `kernel` (kh, kw, in, features) and `bias` (features,) have the names and shapes of
   `nn.ConvTranspose`, so parameters move between the two unchanged and the outputs agree to float rounding.
   Output size: H·s for "SAME", (H−1)·s + max(k, s) for "VALID" (the Keras Conv2DTranspose sizes).
-  `impl`: a key of CONV_TRANSPOSE_IMPLS or "auto".
+  `impl`: "auto" (see `resolve_impl`), a key of CONV_TRANSPOSE_IMPLS or a formulation function.
   """
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    return self._conv_apply(x, CONV_TRANSPOSE_IMPLS[DEFAULT_CONV_TRANSPOSE_IMPL if self.impl == "auto" else self.impl])
+    return self._conv_apply(x, transpose=True)
 
 
 class Conv(_ConvBase):
-  """Drop-in `nn.Conv` (2-D, NHWC) with the Keras kernel init, computed in the fastest exact formulation.
+  """Drop-in `nn.Conv` (2-D, NHWC) with the Keras kernel init.
 
   Parameters `kernel` (kh, kw, in, features) and `bias` (features,) as `nn.Conv`; padding "SAME" (= TF/Keras
-  "same": the extra pixel at the end), "VALID" or explicit ((lo, hi), (lo, hi)). `impl`: a key of CONV_IMPLS or
-  "auto".
+  "same": the extra pixel at the end), "VALID" or explicit ((lo, hi), (lo, hi)). `impl`: "auto" (see
+  `resolve_impl`), a key of CONV_IMPLS or a formulation function.
   """
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    impl = self.impl
-    if impl == "auto":
-      impl = DEFAULT_CONV_IMPL if self._strides() != (1, 1) else DEFAULT_CONV_STRIDE1_IMPL
-    return self._conv_apply(x, CONV_IMPLS[impl])
+    return self._conv_apply(x, transpose=False)

@@ -53,7 +53,7 @@ class EqualDense(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     fan_in = x.shape[-1]
     kernel = self.param("kernel", nn.initializers.normal(1.0 / self.lr_mul), (fan_in, self.features))
-    y = x @ (kernel * (self.lr_mul / np.sqrt(fan_in)))
+    y = x @ (kernel * float(self.lr_mul / np.sqrt(fan_in)))
     if self.use_bias:
       bias = self.param("bias", nn.initializers.constant(self.bias_init / self.lr_mul), (self.features,))
       y = y + bias * self.lr_mul
@@ -71,7 +71,7 @@ class EqualConv2D(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     k, cin = self.kernel_size, x.shape[-1]
     kernel = self.param("kernel", nn.initializers.normal(1.0), (k, k, cin, self.features))
-    y = jax.lax.conv_general_dilated(x, kernel * (self.gain / np.sqrt(k * k * cin)), (1, 1), "SAME",
+    y = jax.lax.conv_general_dilated(x, kernel * float(self.gain / np.sqrt(k * k * cin)), (1, 1), "SAME",
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,))
@@ -107,7 +107,7 @@ class ModulatedConv2D(nn.Module):
     styles = EqualDense(cin, bias_init=1.0, name="affine")(w)                    # s = A(w), ~1 at init
     kernel = self.param("kernel", nn.initializers.normal(1.0), (k, k, cin, self.features))
     if not self.demodulate:  # toRGB: equalised-lr gain folded into the styles (StyleGAN2's ToRGBLayer)
-      styles = styles / np.sqrt(k * k * cin)
+      styles = styles / float(np.sqrt(k * k * cin))
     return modulated_conv2d(x, kernel, styles, demodulate=self.demodulate)
 
 

@@ -1,6 +1,6 @@
 """Noise-prediction networks of the diffusion family: the reference U-Net and an MLP for 2-D toy data.
 
-The U-Net is the reference's (REFERENCE.md §8) layer for layer, with the Keras defaults made explicit
+The U-Net is the reference's (the keras.io DDIM example) layer for layer, with the Keras defaults made explicit
 (glorot-uniform kernels, zero biases, BatchNorm momentum 0.99 / epsilon 1e-3 without scale and center):
 
     x = Conv1x1(32)(x_t) || upsample(sinusoidal_embedding(noise_variance))   -> H x W x 64
@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxgen.nn import layers
 from jaxgen.nn.embedding import sinusoidal_embedding
 
-_kernel_init = nn.initializers.glorot_uniform()  # Keras default (REFERENCE.md §0)
+_kernel_init = nn.initializers.glorot_uniform()  # Keras default
 
 
 def _conv(features: int, kernel: int, name=None, impl: str = "auto", **kwargs) -> nn.Module:
@@ -49,7 +49,7 @@ class ResidualBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     residual = x if x.shape[-1] == self.width else _conv(self.width, 1, name="residual", impl=self.conv_impl)(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3, use_bias=False, use_scale=False)(x)
+    x = layers.BatchNorm(use_running_average=not train, use_bias=False, use_scale=False)(x)  # Keras 0.99 / 1e-3
     x = nn.swish(_conv(self.width, 3, impl=self.conv_impl)(x))
     x = _conv(self.width, 3, impl=self.conv_impl)(x)
     return x + residual
@@ -63,7 +63,7 @@ class UNet(nn.Module):
   bottleneck_depth: int = 2
   embedding_dim: int = 32
   out_channels: int = 0  # 0: the input's channel count
-  conv_impl: str = "auto"  # a formulation of jaxgen.nn.layers.CONV_IMPLS (same function, different speed)
+  conv_impl: str = "auto"  # "auto" (per backend) or a key of jaxgen.nn.layers.CONV_IMPLS (same function)
 
   @nn.compact
   def __call__(self, x_t, noise_variances, train: bool = False):
@@ -71,7 +71,7 @@ class UNet(nn.Module):
     factor = 2 ** len(self.widths)
     if h % factor or w % factor:
       raise ValueError(f"UNet: image size {h}x{w} must be divisible by {factor} (2 ** len(widths)).")
-    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim)
+    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim, dtype=x_t.dtype)
     emb = jnp.broadcast_to(emb, (b, h, w, self.embedding_dim))       # UpSampling2D(size=H, "nearest") of 1x1
     x = jnp.concatenate([_conv(self.widths[0], 1, impl=self.conv_impl)(x_t), emb], axis=-1)
 
@@ -105,7 +105,7 @@ class MLPDenoiser(nn.Module):
   def __call__(self, x_t, noise_variances, train: bool = False):
     del train
     b, d = x_t.shape
-    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1)), self.embedding_dim)
+    emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1)), self.embedding_dim, dtype=x_t.dtype)
     x = jnp.concatenate([x_t, emb], axis=-1)
     for width in self.hidden:
       x = nn.swish(nn.Dense(width, kernel_init=_kernel_init)(x))

@@ -1,4 +1,4 @@
-"""Pure samplers over `lax.scan`, usable with any model function (DESIGN.md §4).
+"""Pure samplers over `lax.scan`, usable with any model function (docs/design.md §4).
 
   from jaxgen.samplers import langevin, ddim, ddpm, schedules
 """

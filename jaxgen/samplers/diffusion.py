@@ -1,4 +1,4 @@
-"""Reverse diffusion as pure functions over `lax.scan` (DESIGN.md §4, REFERENCE.md §8).
+"""Reverse diffusion as pure functions over `lax.scan` (docs/design.md §4, docs/reference.md §8).
 
 The samplers work with any noise-prediction function and any schedule of `jaxgen.samplers.schedules`:
 

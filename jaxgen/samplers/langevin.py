@@ -1,4 +1,4 @@
-"""Langevin dynamics (SGLD) as a pure function over `lax.scan` (DESIGN.md §4, REFERENCE.md §7).
+"""Langevin dynamics (SGLD / ULA) as a pure function over `lax.scan`.
 
 Sign convention (one for the whole library): an **energy** E(x) is low where data is likely and defines
 the density p(x) ∝ exp(−E(x)). The sampler steps *against* the gradient of the energy. (The reference
@@ -13,9 +13,12 @@ One step of the reference's update, for x of shape (B, ...):
   x ← x − step_size · g
   x ← clip(x, lo, hi)
 
-With grad_clip=None, clip_range=None and noise_scale = sqrt(2·step_size) this is the unadjusted Langevin
-algorithm whose stationary law approaches exp(−E) as step_size → 0 (for a quadratic energy the stationary
-variance is known in closed form: see `tests/test_langevin.py`). The reference's setting (step 10, noise
+With grad_clip=None, clip_range=None and noise_scale = sqrt(2·step_size) (`ula_noise`) this is the unadjusted
+Langevin algorithm (Euler–Maruyama for dx = −∇E dt + sqrt(2) dW) whose stationary law approaches exp(−E) as
+step_size → 0; for E = ‖x − μ‖²/(2σ²) and r = step_size/σ² the chain is linear, stable for r < 2, and its
+stationary variance is (1 − r)²·2σ²/(2 − r) (checked against that recursion in `tests/test_langevin.py`).
+step_size and noise_scale may also be per-step schedules of shape (steps,), e.g. `geometric_schedule` for
+annealed Langevin (large steps first to cross between modes, then the small steps that resolve them). The reference's setting (step 10, noise
 0.005, gradient clip 0.03, range [−1, 1]) is *not* a sampler of exp(−E): it is short-run gradient descent
 with a little noise, moving each pixel at most 0.3 per step.
 """
@@ -50,6 +53,29 @@ def langevin_step(energy_fn: EnergyFn, x: jax.Array, key: jax.Array, *, step_siz
   return x
 
 
+def _per_step(value, steps: int, name: str) -> jax.Array:
+  """A scalar or a (steps,) schedule -> float32 (steps,)."""
+  v = jnp.asarray(value, jnp.float32)
+  if v.ndim == 0:
+    return jnp.full((steps,), v)
+  if v.shape != (steps,):
+    raise ValueError(f"{name} has shape {v.shape}; expected a scalar or ({steps},) for steps={steps}.")
+  return v
+
+
+def geometric_schedule(start: float, end: float, steps: int) -> np.ndarray:
+  """(steps,) float32 from `start` to `end` (both > 0) with a constant ratio: start·(end/start)^(t/(steps−1))."""
+  if steps == 1:
+    return np.asarray([end], np.float32)
+  t = np.arange(steps) / (steps - 1)
+  return (start * (end / start) ** t).astype(np.float32)
+
+
+def ula_noise(step_size) -> np.ndarray:
+  """The unadjusted Langevin algorithm's noise std for step size η (scalar or schedule): sqrt(2·η)."""
+  return np.sqrt(2.0 * np.asarray(step_size, np.float64)).astype(np.float32)
+
+
 def _chain_indices(return_chain, steps: int) -> tuple[int, ...] | None:
   if return_chain is False or return_chain is None:
     return None
@@ -73,7 +99,8 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
     x0: (B, ...) starting points (the reference: U(−1, 1) images or replay-buffer samples).
     key: raw uint32 PRNG key; one subkey per step (`jax.random.split(key, steps)`).
     steps: number of updates (static).
-    step_size, noise_scale: the update's η and noise standard deviation (reference: 10 and 0.005).
+    step_size, noise_scale: the update's η and noise standard deviation (reference: 10 and 0.005): scalars,
+      or (steps,) arrays giving the value at each step (entry t is used by update t + 1).
     grad_clip: per-element bound on the energy gradient (reference: 0.03), or None.
     clip_range: (lo, hi) range x is clipped to after the noise and after the step (reference: (−1, 1)), or None.
     return_chain: False -> the final state (B, ...). True -> every state, (steps, B, ...). A tuple of step
@@ -88,14 +115,15 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
     raise ValueError(f"steps={steps!r} must be at least 1.")
   indices = _chain_indices(return_chain, steps)
   keys = jax.random.split(key, steps)
-  update = lambda x, k: langevin_step(energy_fn, x, k, step_size=step_size, noise_scale=noise_scale,
+  schedule = (keys, _per_step(step_size, steps, "step_size"), _per_step(noise_scale, steps, "noise_scale"))
+  update = lambda x, s: langevin_step(energy_fn, x, s[0], step_size=s[1], noise_scale=s[2],
                                       grad_clip=grad_clip, clip_range=clip_range)
 
   if indices is None:
-    x, _ = lax.scan(lambda x, k: (update(x, k), None), x0, keys)
+    x, _ = lax.scan(lambda x, s: (update(x, s), None), x0, schedule)
     return x
   if return_chain is True:
-    _, chain = lax.scan(lambda x, k: (update(x, k),) * 2, x0, keys)
+    _, chain = lax.scan(lambda x, s: (update(x, s),) * 2, x0, schedule)
     return chain
 
   # Keep only the requested states: slot j of `chain` takes x when the step counter equals indices[j].
@@ -103,15 +131,15 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
 
   def body(carry, inputs):
     x, chain = carry
-    t, k = inputs
-    x = update(x, k)
+    t, s = inputs
+    x = update(x, s)
     hit = (wanted == t).reshape((-1,) + (1,) * x.ndim)
     chain = jnp.where(hit, x[None], chain)
     return (x, chain), None
 
   chain0 = jnp.zeros((len(indices),) + x0.shape, x0.dtype)
-  (_, chain), _ = lax.scan(body, (x0, chain0), (jnp.arange(steps, dtype=jnp.int32), keys))
+  (_, chain), _ = lax.scan(body, (x0, chain0), (jnp.arange(steps, dtype=jnp.int32), schedule))
   return chain
 
 
-__all__ = ["langevin", "langevin_step", "REFERENCE_CHAIN_STEPS"]
+__all__ = ["langevin", "langevin_step", "geometric_schedule", "ula_noise", "REFERENCE_CHAIN_STEPS"]

@@ -1,4 +1,4 @@
-"""Diffusion schedules as functions of continuous diffusion time t in [0, 1] (DESIGN.md §4, REFERENCE.md §8).
+"""Diffusion schedules as functions of continuous diffusion time t in [0, 1].
 
 Every schedule maps an array of times `t` (any shape) to `(noise_rates, signal_rates)` of the same shape: the
 amplitudes in the forward process
@@ -9,14 +9,17 @@ Time runs from t = 0 (data side) to t = 1 (noise side); signal rates decrease an
 
 Which pairs satisfy signal^2 + noise^2 = 1 (variance-preserving, "VP"):
   * `linear`        yes: signal = sqrt(abar), noise = sqrt(1 - abar) with abar the DDPM cumulative product.
-  * `cosine`        yes: signal = cos(t pi/2), noise = sin(t pi/2).
+  * `cosine`        yes: signal = cos(angle), noise = sin(angle) with angle = t arccos(COSINE_END_SIGNAL_RATE).
   * `offset_cosine` yes: signal = cos(angle), noise = sin(angle) with angle linear in t between
                     arccos(max_signal_rate) and arccos(min_signal_rate).
 All three are VP, so `alpha_bar(t) = signal_rate(t)**2` is the DDPM cumulative product abar_t and
 `1 - alpha_bar(t) = noise_rate(t)**2`. They differ at the end points:
   * `linear`        signal 1 at t = 0 and sqrt(abar_1000) ~ 6.4e-3 at t = 1.
-  * `cosine`        signal 1 at t = 0 and 0 at t = 1 (pure noise; eps-prediction is ill-posed at t = 1).
+  * `cosine`        signal 1 at t = 0 and COSINE_END_SIGNAL_RATE = sqrt(abar_1000) = 6.38e-3 at t = 1 (the linear
+                    schedule's end point; see `cosine` for why it is not 0).
   * `offset_cosine` signal 0.95 at t = 0 and 0.02 at t = 1 (the reference's max/min signal rates, used in training).
+No schedule reaches signal 0: the samplers start at t = 1 with an eps-prediction model, whose first x0 estimate
+(x_t - noise eps_hat) / signal divides by signal_rate(1), so any error of eps_hat is multiplied by 1/signal_rate(1).
 
 The linear-beta schedule of DDPM (beta from 1e-4 to 0.02 over T = 1000 steps) is made continuous as follows: the
 reference evaluates betas on the grid t_i = i / T (i = 0..T-1) and takes abar_i = prod_{j<=i} (1 - beta_j). Here
@@ -69,10 +72,22 @@ def linear(t: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
   return noise_rates, signal_rates
 
 
+# The cosine schedule's signal rate at t = 1: the linear schedule's sqrt(abar_1000) = 6.38e-3 (log-SNR -10.1).
+COSINE_END_SIGNAL_RATE = float(np.exp(0.5 * _LINEAR_LOG_ABAR[-1]))
+
+
 def cosine(t: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
-  """The cosine schedule (Nichol & Dhariwal without offset): (sin(t pi/2), cos(t pi/2)). VP."""
+  """The cosine schedule of Nichol & Dhariwal (2021) with its end point clamped: (sin(angle), cos(angle)). VP.
+
+  angle = t arccos(COSINE_END_SIGNAL_RATE), so signal_rate(0) = 1 and signal_rate(1) = 6.38e-3, the linear DDPM
+  schedule's final signal rate (both standard schedules end at the same noise level, log-SNR -10.1); in between
+  signal^2 = abar follows the cosine shape. The unclamped cos(t pi/2) ends at signal cos(pi/2), which is -4.4e-8 in
+  float32: the samplers' first step divides by it (DDIM's x0_hat, DDPM's sqrt(abar_t / abar_s)), so an eps error
+  of 1e-3 moved 20-step DDIM samples by ~3e3. Improved DDPM clamps the same end for the same reason (beta_t <=
+  0.999); here the clamp is on the angle, which keeps the schedule smooth and strictly monotone.
+  """
   t = jnp.asarray(t, jnp.float32)
-  angles = t * (jnp.pi / 2)
+  angles = t * jnp.arccos(jnp.float32(COSINE_END_SIGNAL_RATE))
   return jnp.sin(angles), jnp.cos(angles)
 
 

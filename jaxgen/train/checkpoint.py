@@ -1,31 +1,125 @@
 """Checkpoints of a family State with Orbax (atomic directories, keep-last-N, async saves).
 
 Orbax writes each step into a temporary directory and renames it when complete, so a crash or a
-preemption mid-save never leaves a half-written checkpoint that a restart would pick up.
+preemption mid-save never leaves a half-written checkpoint that a restart would pick up; old steps are
+deleted only after a newer one is complete. Each step holds two items:
+
+  <step>/state      the State pytree (StandardSave)
+  <step>/progress   a small JSON dict of what an exact resume needs besides the State (the loop's partial
+                    logging interval)
+
+Checkpoints written before the "progress" item existed (<step>/default) are still restored.
+A failed save (disk full, I/O error) raises :class:`CheckpointSaveError` naming the step and the cause.
 """
 import os
+import re
 
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
+from etils import epath
 
-from jaxgen.errors import JaxgenError
+from jaxgen.errors import JaxgenError, RunFailure
+
+STATE, PROGRESS, LEGACY = "state", "progress", "default"
 
 
-def manager(directory: str, keep: int = 3, async_save: bool = True) -> ocp.CheckpointManager:
-  """A CheckpointManager over `directory` keeping the newest `keep` steps."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+class CheckpointSaveError(RunFailure):
+  """A checkpoint could not be written; the earlier checkpoints are intact."""
+
+
+class CheckpointReadError(JaxgenError):
+  """A checkpoint step exists but cannot be read (damaged or incompatible)."""
+
+
+def root_cause(e: BaseException) -> str:
+  """The innermost OSError (or else the first line) of an exception chain, as one short phrase."""
+  seen, cur, found = set(), e, None
+  while cur is not None and id(cur) not in seen:
+    seen.add(id(cur))
+    if isinstance(cur, OSError):
+      found = cur
+    cur = cur.__cause__ or cur.__context__
+  if found is not None:
+    where = f": {found.filename}" if getattr(found, "filename", None) else ""
+    return f"{found.strerror or found}{where}"
+  text = str(e).strip().splitlines()
+  first = text[0] if text else ""
+  code = re.search(r"os_error_code='(\d+)'", first)  # TensorStore's wording of an OS error
+  if code:
+    where = re.search(r'file "([^"]+)"', first)
+    return os.strerror(int(code.group(1))) + (f": {where.group(1)}" if where else "")
+  if "TensorStore" in first or "reading array" in first:
+    return "its array data is damaged or truncated"
+  return f"{type(e).__name__}: {first}".strip()
+
+
+def manager(directory, keep: int = 3, async_save: bool = True, read_only: bool = False) -> ocp.CheckpointManager:
+  """A CheckpointManager over `directory` (local or gs://) keeping the newest `keep` steps.
+
+  read_only: for sample.py/evaluate: creates and deletes nothing (works on read-only work directories).
+  """
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only,
+                                         cleanup_tmp_directories=not read_only,
                                          enable_async_checkpointing=async_save)
-  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+  path = epath.Path(directory)
+  if "://" not in str(directory):
+    path = path.absolute()
+  return ocp.CheckpointManager(path, options=options)
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
-  """Saves the pytree leaves of `state` as checkpoint `step` (asynchronously when enabled)."""
-  mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+def save(mngr: ocp.CheckpointManager, step: int, state, progress: dict | None = None) -> None:
+  """Saves `state` (+ the JSON dict `progress`) as checkpoint `step` (asynchronously when enabled).
+
+  Raises CheckpointSaveError if this save, or an earlier asynchronous one, failed.
+  """
+  args = ocp.args.Composite(**{STATE: ocp.args.StandardSave(state), PROGRESS: ocp.args.JsonSave(progress or {})})
+  try:
+    mngr.save(step, args=args, force=True)
+  except Exception as e:
+    raise _save_error(mngr, step, e) from None
 
 
-def restore(mngr: ocp.CheckpointManager, state_like, step: int | None = None):
-  """Restores checkpoint `step` (default: the latest) into the structure and shardings of `state_like`."""
+def check(mngr: ocp.CheckpointManager, step: int | None = None) -> None:
+  """Raises CheckpointSaveError if an asynchronous save has failed (cheap; call it between steps)."""
+  try:
+    mngr.check_for_errors()
+  except Exception as e:
+    raise _save_error(mngr, step, e) from None
+
+
+def wait(mngr: ocp.CheckpointManager, step: int | None = None) -> None:
+  """Blocks until pending saves are complete; raises CheckpointSaveError if one failed."""
+  try:
+    mngr.wait_until_finished()
+  except Exception as e:
+    raise _save_error(mngr, step, e) from None
+
+
+def _save_error(mngr, step, e) -> CheckpointSaveError:
+  try:
+    kept = sorted(s for s in mngr.all_steps() if s != step)
+  except Exception:
+    kept = []
+  intact = (f"the earlier checkpoint{'s' if len(kept) > 1 else ''} (step{'s' if len(kept) > 1 else ''} "
+            f"{', '.join(map(str, kept))}) {'are' if len(kept) > 1 else 'is'} intact" if kept
+            else "no earlier checkpoint exists")
+  what = f"checkpoint step {step}" if step is not None else "a checkpoint"
+  return CheckpointSaveError(f"could not save {what} in {mngr.directory} ({root_cause(e)}); training stopped and "
+                             f"{intact}. Free space (or fix the cause) and run the same command to resume.")
+
+
+def _step_items(mngr, step) -> set:
+  directory = epath.Path(mngr.directory) / str(step)
+  return {p.name for p in directory.iterdir()} if directory.exists() else set()
+
+
+def restore(mngr: ocp.CheckpointManager, state_like, step: int | None = None, with_progress: bool = False):
+  """Restores checkpoint `step` (default: the latest) into the structure and shardings of `state_like`.
+
+  Returns (state, step), or (state, step, progress dict) when `with_progress`. Raises JaxgenError when the
+  step does not exist and CheckpointReadError (naming the step and the cause) when it cannot be read.
+  """
   step = mngr.latest_step() if step is None else step
   if step is None:
     raise JaxgenError(f"no checkpoint found in {mngr.directory}; train first with train.py --workdir=...")
@@ -33,7 +127,20 @@ def restore(mngr: ocp.CheckpointManager, state_like, step: int | None = None):
     raise JaxgenError(f"checkpoint step {step} not found in {mngr.directory}; "
                       f"available steps: {sorted(mngr.all_steps())}.")
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_like)
-  return mngr.restore(step, args=ocp.args.StandardRestore(abstract)), step
+  try:
+    items = _step_items(mngr, step)
+    if LEGACY in items and STATE not in items:
+      state = ocp.StandardCheckpointer().restore(epath.Path(mngr.directory) / str(step) / LEGACY, abstract)
+      progress = {}
+    else:
+      args = {STATE: ocp.args.StandardRestore(abstract)}
+      if with_progress and PROGRESS in items:
+        args[PROGRESS] = ocp.args.JsonRestore()
+      out = mngr.restore(step, args=ocp.args.Composite(**args))
+      state, progress = out[STATE], (out[PROGRESS] if PROGRESS in args else {}) or {}
+  except Exception as e:  # a damaged, truncated or incompatible checkpoint
+    raise CheckpointReadError(f"checkpoint step {step} in {mngr.directory} cannot be read ({root_cause(e)})") from None
+  return (state, step, progress) if with_progress else (state, step)
 
 
 def all_finite(tree) -> bool:

@@ -1,48 +1,246 @@
-"""Where training reports go: metrics.jsonl, TensorBoard event files, and the terminal."""
+"""Where training reports go: metrics.jsonl, TensorBoard event files, and the terminal.
+
+Writers never hang and never stop a run: every record is written synchronously by the calling thread, a
+failed write (disk full, I/O error) is rolled back so the file stays well-formed, the record is kept in
+memory and retried at the next write, and one warning line goes to stderr. `MetricsWriter.disk_full` tells
+the loop that the last failure was ENOSPC/EDQUOT, so it can checkpoint (or stop) at once.
+
+The TensorBoard files are written by :class:`EventFileWriter`, a small synchronous writer of the TFRecord
+event format TensorBoard reads (`events.out.tfevents.*`: Event protos carrying scalar Summary values).
+"""
+import errno
 import json
 import os
+import socket
+import struct
 import sys
 import time
 
 import numpy as np
+from etils import epath
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def warn(text: str) -> None:
+  """One `warning: ...` line on stderr."""
+  print(f"warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+def is_local(path) -> bool:
+  """True for paths on a local/mounted filesystem (appendable with os calls); False for gs:// and the like."""
+  return "://" not in os.fspath(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+  view = memoryview(data)
+  while view:
+    view = view[os.write(fd, view):]
+
+
+def append_bytes(path, data: bytes) -> None:
+  """Appends `data` to `path` all or nothing: on an error the file is cut back to its old size and the error
+  re-raised. Local files are appended in place; object stores (gs://), which cannot append, are rewritten."""
+  if not is_local(path):
+    p = epath.Path(path)
+    old = p.read_bytes() if p.exists() else b""
+    p.write_bytes(old + data)
+    return
+  fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+  try:
+    size = os.fstat(fd).st_size
+    try:
+      _write_all(fd, data)
+    except OSError:
+      try:
+        os.ftruncate(fd, size)  # truncating frees space, so it works on a full disk
+      except OSError:
+        pass
+      raise
+  finally:
+    os.close(fd)
+
+
+# --- TensorBoard event files ------------------------------------------------------------------------------
+
+def _crc32c_table():
+  table = []
+  for n in range(256):
+    c = n
+    for _ in range(8):
+      c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    table.append(c)
+  return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+  """CRC-32C (Castagnoli), the checksum of TFRecord framing."""
+  crc = 0xFFFFFFFF
+  for b in data:
+    crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+  return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+  crc = crc32c(data)
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord(data: bytes) -> bytes:
+  """One TFRecord: length, masked CRC of the length, data, masked CRC of the data (little-endian)."""
+  length = struct.pack("<Q", len(data))
+  return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def _varint(n: int) -> bytes:
+  n &= (1 << 64) - 1
+  out = bytearray()
+  while True:
+    byte, n = n & 0x7F, n >> 7
+    out.append(byte | (0x80 if n else 0))
+    if not n:
+      return bytes(out)
+
+
+def _field(number: int, wire: int, payload: bytes) -> bytes:
+  return _varint((number << 3) | wire) + payload
+
+
+def _bytes_field(number: int, payload: bytes) -> bytes:
+  return _field(number, 2, _varint(len(payload)) + payload)
+
+
+def event_proto(wall_time: float, step: int = 0, scalars: dict | None = None, file_version: str | None = None):
+  """A serialized tensorflow.Event: wall_time (1, double), step (2, int64), file_version (3) or
+  summary (5) = Summary{value (1) = [Value{tag (1), simple_value (2, float)}]}."""
+  out = _field(1, 1, struct.pack("<d", wall_time)) + _field(2, 0, _varint(int(step)))
+  if file_version is not None:
+    out += _bytes_field(3, file_version.encode())
+  if scalars:
+    values = b"".join(_bytes_field(1, _bytes_field(1, tag.encode()) + _field(2, 5, struct.pack("<f", float(v))))
+                      for tag, v in scalars.items())
+    out += _bytes_field(5, values)
+  return out
+
+
+class EventFileWriter:
+  """Appends scalar summaries to a new `events.out.tfevents.<time>.<host>.<pid>` file in `logdir`."""
+
+  def __init__(self, logdir):
+    name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.jaxgen"
+    self.path = os.path.join(os.fspath(logdir), name)
+    self._pending = [tfrecord(event_proto(time.time(), file_version="brain.Event:2"))]
+
+  def add_scalars(self, step: int, scalars: dict) -> None:
+    """Writes one Event holding all `scalars` at `step`; raises OSError (the file is left well-formed and the
+    record is kept for the next call)."""
+    self._pending.append(tfrecord(event_proto(time.time(), step, scalars)))
+    self.flush()
+
+  def flush(self) -> None:
+    if self._pending:
+      append_bytes(self.path, b"".join(self._pending))
+      self._pending = []
+
+
+# --- metrics.jsonl + TensorBoard ----------------------------------------------------------------------------
 
 class MetricsWriter:
-  """Appends one JSON object per line to `<workdir>/metrics.jsonl` and writes TensorBoard scalars."""
+  """Appends one JSON object per line to `<workdir>/metrics.jsonl` and writes TensorBoard scalars.
 
-  def __init__(self, workdir: str, tensorboard: bool = True):
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    self._tb = None
-    if tensorboard:
-      try:
-        from tensorboardX import SummaryWriter
-        self._tb = SummaryWriter(logdir=workdir, flush_secs=30)
-      except ImportError:  # TensorBoard files are optional; metrics.jsonl always exists.
-        self._tb = None
+  `write` never raises on an I/O error: the failed records stay queued (retried at the next `write` or
+  `flush`), one warning is printed per failure episode, and `disk_full` is set while the disk is full.
+  """
+
+  def __init__(self, workdir, tensorboard: bool = True):
+    self.path = os.path.join(os.fspath(workdir), "metrics.jsonl")
+    self._tb = EventFileWriter(workdir) if tensorboard else None
+    self._pending: list[str] = []
+    self._failing = False
+    self.disk_full = False
 
   def truncate_after(self, step: int) -> None:
-    """Drops lines logged after `step` (a run that died past its last checkpoint redoes those steps)."""
-    if not os.path.exists(self.path):
+    """Drops lines logged after `step` (a run that died past its last checkpoint redoes those steps) and lines
+    that are not complete JSON records (a write cut short by a crash or a full disk), with a warning."""
+    path = epath.Path(self.path)
+    if not path.exists():
       return
-    with open(self.path) as f:
-      lines = [l for l in f if l.strip() and json.loads(l).get("step", 0) <= step]
-    tmp = self.path + ".tmp"
-    with open(tmp, "w") as f:
-      f.writelines(lines)
-    os.replace(tmp, self.path)
+    text = path.read_text()
+    kept, bad = [], 0
+    for line in text.splitlines():
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+        record_step = int(record.get("step", 0))
+      except (ValueError, TypeError, AttributeError):
+        bad += 1
+        continue
+      if record_step <= step:
+        kept.append(line + "\n")
+    if bad:
+      warn(f"{self.path}: dropped {bad} incomplete line(s) (a write cut short by a crash or a full disk).")
+    new = "".join(kept)
+    if new != text:
+      tmp = epath.Path(self.path + ".tmp")
+      tmp.write_text(new)
+      tmp.replace(path)
 
-  def write(self, step: int, scalars: dict, prefix: str = "") -> None:
+  def pending(self) -> list[str]:
+    """The metrics.jsonl lines not yet written (a checkpoint keeps them, so a full disk loses no record)."""
+    return list(self._pending)
+
+  def restore_pending(self, lines) -> None:
+    """Queues and writes the `pending()` lines a checkpoint kept, skipping those the file already holds."""
+    path = epath.Path(self.path)
+    have = set(path.read_text().splitlines()) if path.exists() else set()
+    self._pending = [l for l in lines if l.rstrip("\n") not in have] + self._pending
+    self.flush()
+
+  def write(self, step: int, scalars: dict, prefix: str = "") -> bool:
+    """Queues and writes one record; True when everything queued so far is on disk."""
     record = {"step": int(step)}
     record.update({prefix + k: float(v) for k, v in scalars.items()})
-    with open(self.path, "a") as f:
-      f.write(json.dumps(record) + "\n")
-    if self._tb is not None:
-      for k, v in scalars.items():
-        self._tb.add_scalar(prefix + k, float(v), int(step))
+    self._pending.append(json.dumps(record) + "\n")
+    tb_ok = self._try(self._tb.add_scalars, int(step), {prefix + k: float(v) for k, v in scalars.items()}) \
+        if self._tb is not None else True
+    return self.flush() and tb_ok
+
+  def flush(self) -> bool:
+    """Writes the queued records; True on success (also when nothing was queued)."""
+    ok = True
+    if self._pending and self._try(append_bytes, self.path, "".join(self._pending).encode()):
+      self._pending = []
+    elif self._pending:
+      ok = False
+    if self._tb is not None and not self._try(self._tb.flush):
+      ok = False
+    if ok and self._failing:
+      self._failing, self.disk_full = False, False
+      warn(f"writing {self.path} works again; the queued records were written.")
+    return ok
+
+  def _try(self, fn, *args) -> bool:
+    try:
+      fn(*args)
+      return True
+    except OSError as e:
+      self.disk_full = e.errno in DISK_FULL
+      if not self._failing:
+        warn(f"cannot write the training logs ({e.strerror or e}: {getattr(e, 'filename', '') or self.path}); "
+             "training continues, the records are kept in memory and retried.")
+      self._failing = True
+      return False
+
+  @property
+  def files(self) -> list[str]:
+    return [self.path] + ([self._tb.path] if self._tb is not None else [])
 
   def close(self) -> None:
-    if self._tb is not None:
-      self._tb.close()
+    self.flush()
 
 
 def format_metrics(scalars: dict, keys=None) -> str:
@@ -50,36 +248,66 @@ def format_metrics(scalars: dict, keys=None) -> str:
   return " ".join(f"{k}={scalars[k]:.4g}" for k in keys if k in scalars)
 
 
-class Progress:
-  """A progress bar (step, loss, steps/s) on an interactive terminal; plain log lines otherwise."""
+def format_duration(seconds: float) -> str:
+  """'45s', '3m07s', '2h05m'."""
+  seconds = max(0, int(round(seconds)))
+  if seconds < 60:
+    return f"{seconds}s"
+  if seconds < 3600:
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
-  def __init__(self, start: int, total: int, enabled: bool = True):
-    self.interactive = enabled and sys.stderr.isatty()
+
+class Progress:
+  """Progress of a run: a tqdm bar on an interactive terminal, plain lines otherwise (logs, pipes).
+
+  Every line names the step out of the total, the metrics, the rate and the estimated time left.
+  """
+
+  def __init__(self, start: int, total: int, enabled: bool = True, stream=None):
+    self.enabled = enabled
+    self.stream = stream or sys.stdout
+    self.interactive = enabled and self.stream.isatty()
     self._bar = None
+    self.total = total
     self._start_time = time.time()
-    if self.interactive:
-      from tqdm import tqdm
-      self._bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
     self._last = start
 
+  def resume_at(self, step: int) -> None:
+    self._last = step
+
+  def begin(self) -> None:
+    """Shows the bar (interactive terminals) once the first step is about to run."""
+    if self.interactive and self._bar is None:
+      from tqdm import tqdm
+      self._bar = tqdm(total=self.total, initial=self._last, unit="step", dynamic_ncols=True, file=self.stream)
+
   def update(self, step: int, scalars: dict, steps_per_sec: float, keys=None) -> None:
+    if not self.enabled:
+      return
     text = format_metrics(scalars, keys)
+    left = (self.total - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
     if self._bar is not None:
       self._bar.update(step - self._last)
-      self._bar.set_postfix_str(f"{text} {steps_per_sec:.2f} steps/s")
+      self._bar.set_postfix_str(text)
     else:
-      print(f"step {step}: {text} ({steps_per_sec:.2f} steps/s)", flush=True)
+      eta = format_duration(left) if np.isfinite(left) else "?"
+      print(f"step {step}/{self.total} ({100 * step // max(self.total, 1)}%): {text} | "
+            f"{steps_per_sec:.2f} steps/s, {eta} left", file=self.stream, flush=True)
     self._last = step
 
   def message(self, text: str) -> None:
+    if not self.enabled:
+      return
     if self._bar is not None:
-      self._bar.write(text)
+      self._bar.write(text, file=self.stream)
     else:
-      print(text, flush=True)
+      print(text, file=self.stream, flush=True)
 
   def close(self) -> None:
     if self._bar is not None:
       self._bar.close()
+      self._bar = None
 
 
 def to_scalars(tree) -> dict:

@@ -1,7 +1,10 @@
-"""Data parallelism with `jax.sharding` (DESIGN.md §6): one 1-D mesh ('data',) over all devices.
+"""Data parallelism with `jax.sharding`: one 1-D mesh ('data',) over all devices.
 
 Batches are sharded along their leading axis; every other array (params, optimizer state, buffers) is
 replicated. Step functions are written for one big global batch; XLA inserts the cross-device reductions.
+The initial State is computed by a jitted `init` whose outputs are placed straight into their sharding
+(`init_replicated`): no host copy of the parameters, and on multi-process runs every process computes its
+shards of the same global arrays (from the same key and initial batch).
 """
 import jax
 import numpy as np
@@ -34,6 +37,23 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
                       f"choose a multiple of {n}.")
   if batch_size % jax.process_count():
     raise JaxgenError(f"train.batch_size={batch_size} is not divisible by the {jax.process_count()} processes.")
+
+
+def init_replicated(init, config, key, example_batch, mesh: Mesh):
+  """`init(config, key, example_batch)` jitted with every State leaf replicated over `mesh`.
+
+  `config` and `example_batch` are closed over (the families read shapes and statistics from the batch with
+  NumPy); only `key` is traced. Each leaf is its own buffer, so the State can be donated to the train step.
+  """
+  fn = jax.jit(lambda k: init(config, k, example_batch), out_shardings=replicated(mesh))
+  return fn(key)
+
+
+def abstract_replicated(init, config, key, example_batch, mesh: Mesh):
+  """The State `init_replicated` would return, as `jax.ShapeDtypeStruct`s with their sharding (nothing is
+  computed): the target structure for restoring a checkpoint."""
+  shapes = jax.eval_shape(lambda k: init(config, k, example_batch), key)
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated(mesh)), shapes)
 
 
 def replicate(tree, mesh: Mesh):

@@ -9,7 +9,7 @@ import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice
-from jaxgen.nn import stylegan2, stylegan_compact
+from jaxgen.nn import policy, stylegan2, stylegan_compact
 
 ARCHS = ("compact", "stylegan2_ada")
 LOSSES = ("logistic", "wgan_gp")
@@ -108,7 +108,8 @@ def build(config):
         res, ch, int(m.z_dim), int(m.w_dim), int(m.mapping_layers), float(m.mapping_lr_mul), int(m.channel_base),
         int(m.channel_max)))
   disc = stylegan_compact.Discriminator(res, int(m.channel_base), int(m.channel_max), int(m.mbstd_group))
-  return gen, disc
+  # model.dtype / model.conv_impl (jaxgen.nn.policy) on both networks; parameters stay float32.
+  return type(gen)(policy.configure(gen.net, config)), policy.configure(disc, config)
 
 
 def _adam(o) -> optax.GradientTransformation:
