@@ -18,7 +18,7 @@ from jaxgen.errors import JaxgenError
 from test_stylegan2_ada import random_state_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KW = {"z_dim": 6, "c_dim": 0, "w_dim": 5, "img_resolution": 16, "img_channels": 3,
+KW = {"z_dim": 6, "c_dim": 0, "w_dim": 5, "img_resolution": 8, "img_channels": 3,
       "mapping_kwargs": {"num_layers": 2},
       "synthesis_kwargs": {"channel_base": 64, "channel_max": 8, "num_fp16_res": 4, "conv_clamp": 1.5}}
 
@@ -26,7 +26,7 @@ KW = {"z_dim": 6, "c_dim": 0, "w_dim": 5, "img_resolution": 16, "img_channels": 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
   d = tmp_path_factory.mktemp("convert")
-  sd = random_state_dict(16, 3, 6, 5, 2, 64, 8, seed=3)
+  sd = random_state_dict(8, 3, 6, 5, 2, 64, 8, seed=3)
   path = str(d / "network.pkl")
   writer.write_network_pickle(path, sd, KW)
   workdir = str(d / "run")
@@ -39,7 +39,7 @@ def test_restricted_unpickler_reads_the_official_layout(converted):
   with open(path, "rb") as f:
     data = torch_pickle.load(f)
   g = data["G_ema"]
-  assert g.class_name == "Generator" and g.init_kwargs()["img_resolution"] == 16
+  assert g.class_name == "Generator" and g.init_kwargs()["img_resolution"] == 8
   got = g.state_dict()
   assert set(got) == set(sd)
   for name, value in sd.items():                        # incl. column-major stored weights
@@ -59,7 +59,7 @@ def test_converted_workdir_reproduces_the_numpy_twin(converted):
   np.testing.assert_allclose(w, ref_w, rtol=1e-4, atol=1e-5)
   psi = 0.7
   ws_ref = np.repeat((sd["mapping.w_avg"] + psi * (ref_w - sd["mapping.w_avg"]))[:, None], gen.num_layers, axis=1)
-  ref = twin.synthesis(sd, ws_ref, 16, "const", clamp=1.5).transpose(0, 2, 3, 1)
+  ref = twin.synthesis(sd, ws_ref, 8, "const", clamp=1.5).transpose(0, 2, 3, 1)
   # the family's sampling path: truncation towards w_avg, constant noise, [-1, 1] -> [0, 1]
   from jaxgen.families.stylegan import outputs
   from jaxgen.latent.truncation import truncate

@@ -8,14 +8,17 @@ import ml_collections
 import optax
 from flax import struct
 
+from jaxgen.config import RENAMED_KEYS
 from jaxgen.errors import JaxgenError, check, choice
 from jaxgen.nn import policy, stylegan2, stylegan_compact
 
 ARCHS = ("compact", "stylegan2_ada")
 LOSSES = ("logistic", "wgan_gp")
 NOISE_MODES = ("random", "const", "none")
-# Old key -> new key (issue "one name per idea"): rejected with a "did you mean".
-RENAMED = {"model.critic_steps": "model.n_critic", "model.ema": "model.ema_decay", "optim.lr": "optim.learning_rate"}
+# Old key -> new key: rejected with a "did you mean" (the shared renames plus this family's own).
+RENAMED = {**RENAMED_KEYS, "sample.edit_layers": "sample.layer_weights"}
+# Keys added with model.arch; a config without them (e.g. recorded by an earlier jaxgen) gets a clear error.
+ADDED_KEYS = {"arch": "'compact'", "conv_clamp": "0.0", "ema_warmup": "True", "inference_only": "False"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +62,9 @@ def _check_renamed(config) -> None:
     section, key = old.split(".")
     if key in config[section]:
       raise JaxgenError(f"config key {old} was renamed; did you mean {new}?")
+  for key, value in ADDED_KEYS.items():
+    check(key in config.model, f"config key model.{key} is missing; add it (model.{key} = {value} keeps the "
+          f"behaviour of runs made before it existed).")
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
