@@ -11,7 +11,8 @@ import pytest
 from jaxgen.errors import JaxgenError
 from jaxgen.families import diffusion as family
 from jaxgen.samplers import schedules
-from jaxgen.samplers.diffusion import ddim, ddpm, ddpm_step, spherical_interpolation, step_times
+from jaxgen.latent.interpolate import sincos_interpolation
+from jaxgen.samplers.diffusion import ddim, ddpm, ddpm_step, step_times
 from tests.conftest import load_config
 
 
@@ -148,12 +149,12 @@ def test_ddim_with_exact_eps_covers_mixture_modes():
   assert m["modes_covered"] == 25 and m["high_quality_fraction"] >= 0.9, m
 
 
-def test_spherical_interpolation():
+def test_sincos_interpolation_keeps_noise_standard_normal():
   a = jax.random.normal(jax.random.PRNGKey(0), (100_000,))
   b = jax.random.normal(jax.random.PRNGKey(1), (100_000,))
-  np.testing.assert_allclose(spherical_interpolation(a, b, 0.0), b, atol=1e-6)
-  np.testing.assert_allclose(spherical_interpolation(a, b, 1.0), a, atol=1e-6)
-  mid = np.asarray(spherical_interpolation(a, b, 0.3))
+  np.testing.assert_allclose(sincos_interpolation(a, b, 0.0), b, atol=1e-6)
+  np.testing.assert_allclose(sincos_interpolation(a, b, 1.0), a, atol=1e-6)
+  mid = np.asarray(sincos_interpolation(a, b, 0.3))
   np.testing.assert_allclose(mid, np.sin(0.15 * np.pi) * a + np.cos(0.15 * np.pi) * b, atol=1e-6)
   assert abs(mid.var() - 1.0) < 0.02          # standard normal noise stays standard normal
 

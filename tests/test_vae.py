@@ -153,7 +153,7 @@ def test_interpolations():
   np.testing.assert_allclose(jnp.linalg.norm(s, axis=-1), 3.0, rtol=1e-5)      # stays on the circle
   np.testing.assert_allclose(s[1], [3 / math.sqrt(2)] * 2, rtol=1e-5)
   np.testing.assert_allclose(interpolate.slerp(a, 2 * a, 0.5), 1.5 * a, rtol=1e-5)   # parallel: lerp
-  n = interpolate.noise_interpolation(a, b, t)
+  n = interpolate.sincos_interpolation(a, b, t)
   np.testing.assert_allclose(n[0], b, atol=1e-6)
   np.testing.assert_allclose(n[2], a, atol=1e-6)
   np.testing.assert_allclose(n[1], (a + b) / math.sqrt(2), rtol=1e-6)

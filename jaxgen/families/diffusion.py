@@ -42,6 +42,7 @@ from flax import struct
 from jaxgen import data as data_lib
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.latent.interpolate import sincos_interpolation
 from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
 from jaxgen.samplers import diffusion as samplers
@@ -315,15 +316,16 @@ def parse_steps_sweep(value) -> tuple[int, ...]:
 
 
 def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Array:
-  """num rows of `frames` noises on the reference's spherical path between two N(0, I) draws a, b per row.
+  """num rows of `frames` noises on the reference's path between two N(0, I) draws a, b per row.
 
-  Frame j of a row is sin(t_j pi/2) a + cos(t_j pi/2) b with t_j = j / (frames - 1). Returns (num * frames, *shape).
+  Frame j of a row is sin(t_j π/2)·a + cos(t_j π/2)·b with t_j = j / (frames − 1)
+  (`jaxgen.latent.interpolate.sincos_interpolation`: every frame is again N(0, I)). Returns (num·frames, *shape).
   """
   k_a, k_b = jax.random.split(key)
-  a = jax.random.normal(k_a, (num, 1) + tuple(shape), jnp.float32)
-  b = jax.random.normal(k_b, (num, 1) + tuple(shape), jnp.float32)
-  t = jnp.linspace(0.0, 1.0, frames).reshape((1, frames) + (1,) * len(shape))
-  return samplers.spherical_interpolation(a, b, t).reshape((num * frames,) + tuple(shape))
+  a = jax.random.normal(k_a, (num,) + tuple(shape), jnp.float32)
+  b = jax.random.normal(k_b, (num,) + tuple(shape), jnp.float32)
+  path = sincos_interpolation(a, b, jnp.linspace(0.0, 1.0, frames))      # (frames, num, *shape)
+  return jnp.swapaxes(path, 0, 1).reshape((num * frames,) + tuple(shape))
 
 
 def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, options: dict) -> dict:

@@ -46,5 +46,3 @@ def sincos_interpolation(a, b, t):
   t = _frames(t, a)
   return jnp.sin(t * jnp.pi / 2) * a + jnp.cos(t * jnp.pi / 2) * b
 
-
-noise_interpolation = sincos_interpolation   # the former name, for callers not yet switched

@@ -141,13 +141,3 @@ def ddpm(eps_fn: EpsFn, x_T: jnp.ndarray, key: jax.Array, schedule: Schedule, st
 
   _, x0_hats = jax.lax.scan(body, x_T, (t, t_next, jax.random.split(key, steps)))
   return x0_hats[-1]
-
-
-def spherical_interpolation(a: jnp.ndarray, b: jnp.ndarray, t) -> jnp.ndarray:
-  """The reference's noise interpolation sin(t pi/2) a + cos(t pi/2) b (t = 0 gives b, t = 1 gives a).
-
-  For independent standard normal a, b every point is again standard normal (sin^2 + cos^2 = 1). `t` is a scalar or
-  an array broadcastable against a, b (e.g. (frames, 1, ..., 1) against (1, ...) noises gives a strip of frames).
-  """
-  t = jnp.asarray(t, jnp.float32)
-  return jnp.sin(t * jnp.pi / 2) * a + jnp.cos(t * jnp.pi / 2) * b
