@@ -13,7 +13,7 @@ differs. Measured (jax 0.4 CPU, 3 steps): at most 3.6e-7 absolute on any State l
 pixels, BN statistics, parameters; 13/47, 6/41 and 13/34 leaves bitwise equal) and 1.2e-6 relative on any
 logged metric. The tolerances below are ~10x those: rtol 2e-5 on metrics, atol 3e-6 + rtol 1e-5 on the State.
 A sharding bug that leaves 1-device runs unchanged (every device reading the first shard of the batch) fails
-the metric check at the first step.
+the metric check.
 """
 import json
 import os
