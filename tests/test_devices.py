@@ -9,11 +9,11 @@ One subprocess per device count (the device count is fixed when JAX starts) trai
 
 The logged metrics and every leaf of the final State must agree. Not bitwise: with 8 devices XLA sums a
 reduction (batch means, BN statistics, gradients) as 8 partial sums and an all-reduce, so float32 rounding
-differs. Measured (jax 0.4 CPU, 3 steps): at most 3.6e-7 absolute on any State leaf (Adam moments, buffer
+differs. Measured (jax 0.10 CPU, 3 steps): at most 3.6e-7 absolute on any State leaf (Adam moments, buffer
 pixels, BN statistics, parameters; 13/47, 6/41 and 13/34 leaves bitwise equal) and 1.2e-6 relative on any
 logged metric. The tolerances below are ~10x those: rtol 2e-5 on metrics, atol 3e-6 + rtol 1e-5 on the State.
-A sharding bug (each device reading the first shard of the batch) moves them by far more (see the mutation
-check listed with issue 11).
+A sharding bug that leaves 1-device runs unchanged (every device reading the first shard of the batch) fails
+the metric check.
 """
 import json
 import os
