@@ -239,6 +239,17 @@ def jaxpr_matmul_flops(jaxpr) -> tuple[float, bool]:
   return total, unknown
 
 
+def live_jaxpr(fn, *args):
+  """fn's jaxpr without dead code (e.g. the unused half of a two-cotangent VJP), which XLA would not run either."""
+  import jax
+  jaxpr = jax.make_jaxpr(fn)(*args).jaxpr
+  try:
+    from jax._src.interpreters import partial_eval as pe   # no public DCE; fall back to the full jaxpr
+    return pe.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))[0]
+  except Exception:
+    return jaxpr
+
+
 def step_flops(compiled, fn, *args) -> dict:
   """{"xla": cost-analysis FLOPs of the compiled step, "matmul": `jaxpr_matmul_flops` of fn(*args), ...}."""
   import jax
@@ -249,7 +260,7 @@ def step_flops(compiled, fn, *args) -> dict:
     out["xla"] = float(cost["flops"])
   except Exception as e:  # some backends have no cost analysis
     out["xla_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-  flops, unknown = jaxpr_matmul_flops(jax.make_jaxpr(fn)(*args).jaxpr)
+  flops, unknown = jaxpr_matmul_flops(live_jaxpr(fn, *args))
   out["matmul"] = flops
   if unknown:
     out["note"] = "a while loop of unknown trip count was counted once"
@@ -405,7 +416,7 @@ def benchmark_config(name: str, *, quick: bool = False, warmup: int = 2, windows
 
   batch = jax.device_put(batch)
   if flops_only:
-    flops, unknown = jaxpr_matmul_flops(jax.make_jaxpr(family.train_step)(state, batch, k_train).jaxpr)
+    flops, unknown = jaxpr_matmul_flops(live_jaxpr(family.train_step, state, batch, k_train))
     rec["flops"] = {"matmul": flops, **({"note": "a while loop was counted once"} if unknown else {})}
     return rec
   t0 = time.perf_counter()
