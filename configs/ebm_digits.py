@@ -24,18 +24,18 @@ minutes on CPU, and two changes for samples of every class:
 The reference settings stay one override away: --config.model.buffer_fresh_prob=0.05 --config.model.alpha=0.1
 --config.sample.steps=1000.
 
-Measured with `python -m jaxgen.evaluate` (1,000 samples, jaxgen's digits classifier, its test accuracy 0.983),
-on a 2-core CPU shared with ~20 other processes (0.1 train steps/s, so the 1,000-step run could not be finished
-before this was written; the numbers are for partly trained checkpoints of this config):
-  step 100: FD 86.7 (real digits 10.0), 43 % confident, label entropy 0.93 of the maximum (300 samples)
-  step 300: FD 49.3 (real 9.2), 52 % confident (real 99 %), label entropy 0.95 of the maximum; buffer 0.97
-  step 400: FD 56.7 (real 9.2), 53 % confident, label entropy 0.93; buffer 0.98 (every class 4-14 %)
-  step 500: FD 29.3 (real 9.2; 3.2x), 52 % confident, label entropy 0.97; buffer 0.97
-  So: every class (entropy target 0.90 met from step 100 on) and FD approaching 3x real, but confidence (70 %
-  wanted) was still ~52 % and rising slowly at step 500; whether 1,000 steps reach it is not measured.
-  the old default (persistent, alpha 0.1, 1,000 sampling steps), 1,000 steps: label entropy 0.55, 68 % confident,
-  FD 6x real (measured with an earlier classifier whose FD scale differs).
-  ablation, alpha 0.1 with fresh starts, step 250: FD 74.0 (real 10.0), 46 % confident, entropy 0.96 (300 samples).
+Measured with `jaxgen.evaluate.evaluate` (1,000 samples of 60 steps, jaxgen's digits classifier, test accuracy
+0.983; real training digits: FD 9.2, 99 % confident), one run, seed 0, on a 2-core CPU shared with up to ~20
+other processes (0.1-1.4 train steps/s; wall times are not meaningful):
+  step 1,000 (the default): FD 59.8 (6.5x real), 60 % confident, label entropy 0.95 of the maximum; the buffer
+    (the last 1,000 training samples) 0.98, every class 6-14 %; the chain strip ends in different digits.
+  along the run: step 100 FD 86.7 / 43 % / 0.93; 300: 49.3 / 52 % / 0.95; 500: 29.3 / 52 % / 0.97;
+    700: 75.1 / 57 % / 0.94 (FD swings between checkpoints).
+  same step-1,000 energy sampled longer than trained: 100 steps FD 294, 69 % confident, entropy 0.85;
+    200 steps FD 681, 72 %, entropy 0.61 — the collapse onto a few thick classes of the old default (entropy
+    0.55, FD 6x real, 68 % confident), reproduced by chain length alone. Temperature 0: FD 60.1, 62 %, 0.95.
+  ablation, alpha 0.1 with fresh starts, step 250: FD 74.0 (real 10.0), 46 % confident, entropy 0.96.
+Targets: label entropy >= 0.90 met; >= 70 % confident and FD <= 3x real not met (samples are blurry digits).
 """
 import importlib.util
 import os

@@ -134,7 +134,7 @@ def test_train_step_writes_back_the_refined_samples():
                     noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
     real = jnp.clip(batch["x"] + hp.real_noise * jax.random.normal(k_real, batch["x"].shape), -1, 1)
     e = state.net.apply({"params": state.params}, jnp.concatenate([real, fake]))
-    return x0, fake, ebm.cd_loss(e[:8], e[8:], 0.1)[0]
+    return x0, fake, ebm.cd_loss(e[:8], e[8:], hp.alpha)[0]
 
   x0, fake, loss = recompute(state)
   np.testing.assert_allclose(new.buffer.data[16:24], fake, atol=1e-5)
