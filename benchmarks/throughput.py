@@ -252,7 +252,6 @@ def live_jaxpr(fn, *args):
 
 def step_flops(compiled, fn, *args) -> dict:
   """{"xla": cost-analysis FLOPs of the compiled step, "matmul": `jaxpr_matmul_flops` of fn(*args), ...}."""
-  import jax
   out = {}
   try:
     cost = compiled.cost_analysis()
@@ -601,7 +600,7 @@ def main(argv=None) -> int:
     print(f"{info['cpu_model']} ({info['cpus_available']} cpus), backend {info['backend']} {info['devices']}, "
           f"jax {info['jax']}, load {info['load_average']}", flush=True)
     pk = info["peak_flops"]
-    print(f"peak: " + ", ".join(f"{d} {pk[d] / 1e9:.1f} GFLOP/s" for d in ("float32", "bfloat16") if pk.get(d))
+    print("peak: " + ", ".join(f"{d} {pk[d] / 1e9:.1f} GFLOP/s" for d in ("float32", "bfloat16") if pk.get(d))
           + f" ({pk['source']})", flush=True)
     for n in notes:
       print(f"  skipped {n.get('family') or n.get('config')}: {n['skipped']}", flush=True)

@@ -87,7 +87,7 @@ def _parse_flags(argv):
   _check_config_args(argv)
   try:
     return flags.FLAGS(argv)
-  except SystemExit as e:  # absl ends --help with status 1; asking for help is not an error
+  except SystemExit:  # absl ends --help with status 1; asking for help is not an error
     if any(a.split("=", 1)[0] in HELP_FLAGS for a in argv[1:]):
       sys.exit(0)
     raise

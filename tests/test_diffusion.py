@@ -289,18 +289,16 @@ def test_toy_family_points():
     family.sample_outputs(state, config, jax.random.PRNGKey(0), 2, {"steps_sweep": "1,2"})
 
 
-def test_validate_config():
-  c = tiny_config()
-  c.data.image_size = 10
-  with pytest.raises(JaxgenError, match="divisible by 4"):
-    family.validate_config(c)
-  c = tiny_config()
-  c.model.schedule = "quadratic"
-  with pytest.raises(JaxgenError, match="model.schedule"):
-    family.validate_config(c)
-  c = tiny_config(toy=True)
-  c.model.network = "unet"
-  with pytest.raises(JaxgenError, match="mlp"):
+@pytest.mark.parametrize("toy, key, value, message", [
+    (False, "data.image_size", 10, "divisible by 4"),
+    (False, "model.schedule", "quadratic", "model.schedule"),
+    (True, "model.network", "unet", "mlp"),
+])
+def test_validate_config(toy, key, value, message):
+  c = tiny_config(toy=toy)
+  section, name = key.split(".")
+  c[section][name] = value
+  with pytest.raises(JaxgenError, match=message):
     family.validate_config(c)
 
 

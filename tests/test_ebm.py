@@ -14,27 +14,16 @@ from jaxgen.samplers.langevin import langevin
 
 
 def tiny_image_config():
-  c = load_config("ebm_digits")
-  c.data.image_size = 8
-  c.model.conv_features = (4, 8)
-  c.model.kernel_sizes = (5, 3)
-  c.model.dense_features = 8
-  c.model.buffer_size = 64
-  c.model.buffer_init = 16
-  c.model.langevin.steps = 5
-  c.train.batch_size = 8
-  c.sample.steps = 7
-  return c
+  return load_config("ebm_digits", **{
+      "data.image_size": 8, "model.conv_features": (4, 8), "model.kernel_sizes": (5, 3), "model.dense_features": 8,
+      "model.buffer_size": 64, "model.buffer_init": 16, "model.langevin.steps": 5, "train.batch_size": 8,
+      "sample.steps": 7})
 
 
 def tiny_toy_config():
-  c = load_config("ebm_toy2d")
-  c.model.hidden = (16, 16)
-  c.model.buffer_size = 256
-  c.model.langevin.steps = 5
-  c.model.density_resolution = 50
-  c.train.batch_size = 32
-  return c
+  return load_config("ebm_toy2d", **{
+      "model.hidden": (16, 16), "model.buffer_size": 256, "model.langevin.steps": 5,
+      "model.density_resolution": 50, "train.batch_size": 32})
 
 
 def test_configs_validate():

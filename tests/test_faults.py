@@ -337,7 +337,7 @@ def test_damaged_latest_checkpoint(tmp_path, capsys, kind, straight):
   assert jaxgen.load(workdir, step=6).step == 6
   if kind == "truncated":  # train.py falls back to the newest readable step and trains on from it
     state = train(tiny(8, **{"train.log_every": 4}), workdir, progress=False)
-    assert f"checkpoint step 8" in capsys.readouterr().err
+    assert "checkpoint step 8" in capsys.readouterr().err
     assert os.listdir(os.path.join(workdir, loop.UNREADABLE))
     assert workdir_lib.checkpoint_steps(workdir)[-1] == 8
     for a, b in zip(leaves(straight[1]), leaves(state)):

@@ -214,34 +214,31 @@ def test_generator_adapts_to_image_size(size):
   assert gan_nets.adapt_features((32, 64), 4, "critic") == (32, 64, 128, 256)
 
 
-def test_validate_config_rejects_bad_values():
-  for size in (12, 24, 4, 48):
-    c = tiny_config(image_size=size)
-    with pytest.raises(JaxgenError, match=r"4·2\^k"):
-      gan.validate_config(c)
-  c = tiny_config()
-  c.data.range = "unit"
-  with pytest.raises(JaxgenError, match="symmetric"):
-    gan.validate_config(c)
-  c = tiny_config()
-  c.model.objective = "hinge"
-  with pytest.raises(JaxgenError, match="model.objective"):
-    gan.validate_config(c)
-  c = tiny_config(n_critic=3)
-  c.model.critic_data = "split"
-  c.train.batch_size = 7
-  with pytest.raises(JaxgenError, match="divisible"):
-    gan.validate_config(c)
-  c = tiny_config(num_classes=3)                                      # digits have 10 classes
-  with pytest.raises(JaxgenError, match="model.num_classes=10"):
-    gan.validate_config(c)
-  c = load_config("cgan_celeba")
-  c.data.label = ""
-  with pytest.raises(JaxgenError, match="data.label"):
-    gan.validate_config(c)
-  for name in ("dcgan_lego", "wgan_gp_celeba", "cgan_celeba", "dcgan_digits", "wgan_gp_digits", "cgan_digits",
-               "wgan_gp_toy2d", "dcgan_toy2d"):
-    gan.validate_config(load_config(name))
+def _with(config, **values):
+  """`config` with dotted keys set, e.g. _with(c, **{"data.range": "unit"})."""
+  for key, value in values.items():
+    section, name = key.split(".")
+    config[section][name] = value
+  return config
+
+
+@pytest.mark.parametrize("make, message", [
+    *[(lambda size=size: tiny_config(image_size=size), r"4·2\^k") for size in (12, 24, 4, 48)],
+    (lambda: _with(tiny_config(), **{"data.range": "unit"}), "symmetric"),
+    (lambda: _with(tiny_config(), **{"model.objective": "hinge"}), "model.objective"),
+    (lambda: _with(tiny_config(n_critic=3), **{"model.critic_data": "split", "train.batch_size": 7}), "divisible"),
+    (lambda: tiny_config(num_classes=3), "model.num_classes=10"),                    # digits have 10 classes
+    (lambda: _with(load_config("cgan_celeba"), **{"data.label": ""}), "data.label"),
+])
+def test_validate_config_rejects_bad_values(make, message):
+  with pytest.raises(JaxgenError, match=message):
+    gan.validate_config(make())
+
+
+@pytest.mark.parametrize("name", ["dcgan_lego", "wgan_gp_celeba", "cgan_celeba", "dcgan_digits", "wgan_gp_digits",
+                                  "cgan_digits", "wgan_gp_toy2d", "dcgan_toy2d"])
+def test_shipped_configs_validate(name):
+  gan.validate_config(load_config(name))
 
 
 # ------------------------------------------------------------------------------------------------ train step

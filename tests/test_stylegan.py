@@ -205,7 +205,6 @@ def test_saved_direction_combination_and_layer_weights_by_value(tiny_state, tmp_
   """file: directions with raw alphas: row a = w + alpha_a * weights[l] * (c1 d1 + c2 d2), checked by rendering the
   expected W+ directly."""
   c, st = tiny_state
-  gen = st.generator
   rng = np.random.default_rng(0)
   d1, d2 = rng.normal(size=(1, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)
   np.save(tmp_path / "d1.npy", d1)

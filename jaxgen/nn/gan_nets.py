@@ -116,6 +116,14 @@ class ConvCritic(nn.Module):
     return h.reshape(h.shape[0])
 
 
+def _relu_mlp(x: jax.Array, onehot: jax.Array | None, hidden: Sequence[int], out_dim: int) -> jax.Array:
+  """[x, one-hot] -> len(hidden) x (Dense, ReLU) -> Dense(out_dim); called inside a compact module (its Dense_i)."""
+  h = x if onehot is None else jnp.concatenate([x, onehot.astype(x.dtype)], axis=-1)
+  for width in hidden:
+    h = nn.relu(layers.Dense(width)(h))
+  return layers.Dense(out_dim)(h)
+
+
 class MLPGenerator(nn.Module):
   """Toy generator of the WGAN-GP paper (gan_toy.py): z (B, Z) [+ one-hot] -> 3 x (Dense 512, ReLU) -> Dense 2."""
   hidden: Sequence[int] = (512, 512, 512)
@@ -124,10 +132,7 @@ class MLPGenerator(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array, onehot: jax.Array | None = None, *, train: bool) -> jax.Array:
     del train
-    h = z if onehot is None else jnp.concatenate([z, onehot.astype(z.dtype)], axis=-1)
-    for width in self.hidden:
-      h = nn.relu(layers.Dense(width)(h))
-    return layers.Dense(self.out_dim)(h)
+    return _relu_mlp(z, onehot, self.hidden, self.out_dim)
 
 
 class MLPCritic(nn.Module):
@@ -137,7 +142,4 @@ class MLPCritic(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, onehot: jax.Array | None = None, *, train: bool) -> jax.Array:
     del train
-    h = x if onehot is None else jnp.concatenate([x, onehot.astype(x.dtype)], axis=-1)
-    for width in self.hidden:
-      h = nn.relu(layers.Dense(width)(h))
-    return layers.Dense(1)(h).reshape(x.shape[0])
+    return _relu_mlp(x, onehot, self.hidden, 1).reshape(x.shape[0])

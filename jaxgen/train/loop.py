@@ -289,7 +289,7 @@ def _train_locked(config, workdir, family, mesh, changes, bar, t_begin):
   loss_keys = getattr(family, "LOSS_KEYS", None)
   bar.resume_at(start)
   bar.message((f"resumed from checkpoint step {start}; " if start else "") +
-              f"compiling the train step (the first step takes longest) ...")
+              "compiling the train step (the first step takes longest) ...")
 
   last_good = mngr.latest_step()
   acc, acc_n = _resume_interval(resumed, mesh)
