@@ -17,9 +17,34 @@ RUN_FAILURE = 1
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
 
 
-def fail(message: str, status: int = USAGE_ERROR) -> None:
-  """Prints `message` as one line and exits with `status` (default 2: a user mistake)."""
-  print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+_stderr_fd = None  # run() keeps a duplicate of the terminal's stderr here for the one error line
+
+
+def quiet_library_threads() -> None:
+  """After a run has failed, sends file descriptor 2 to /dev/null for the rest of the process, so tracebacks that
+  library threads print about the same failure (Orbax's closed asyncio loop) never reach the terminal; `fail`
+  still prints its line through the duplicate kept by `run`. Does nothing outside the command-line tools."""
+  if _stderr_fd is not None:
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+
+def fail(message: str, status: int = USAGE_ERROR, hard: bool = False) -> None:
+  """Prints `message` as one line and exits with `status` (default 2: a user mistake).
+
+  hard=True (a run that failed mid-way, e.g. a full disk): exit without interpreter teardown, so library threads
+  left behind by the failed I/O (Orbax's asyncio loop) cannot print tracebacks after the one line. Everything the
+  run keeps is already on disk: checkpoints are written atomically and the logs synchronously.
+  """
+  line = f"error: {' '.join(str(message).split())}\n"
+  if _stderr_fd is not None:
+    sys.stderr.flush()
+    os.write(_stderr_fd, line.encode())
+  else:
+    print(line, end="", file=sys.stderr, flush=True)
+  if hard:
+    sys.stdout.flush()
+    os._exit(status)
   sys.exit(status)
 
 
@@ -108,18 +133,23 @@ def run(main) -> None:
   from jaxgen.errors import JaxgenError, RunFailure
 
   def wrapped(argv):
+    global _stderr_fd
     from absl import logging
+    _stderr_fd = os.dup(2)
     if not flags.FLAGS["verbosity"].present:  # library logs (Orbax's, with tracebacks of errors jaxgen reports
       logging.set_verbosity(logging.FATAL)    # as one line) stay out of the terminal unless --verbosity asks
+      import logging as py_logging
+      for name in ("", "concurrent.futures", "asyncio"):  # Orbax's worker threads report through these
+        py_logging.getLogger(name).setLevel(py_logging.CRITICAL + 1)
     compile_cache.enable()                    # JAXGEN_COMPILATION_CACHE=off|DIR (default ~/.cache/jaxgen/xla)
     try:
       main(argv)
     except JaxgenError as e:
       fail(str(e))
     except RunFailure as e:
-      fail(str(e), getattr(e, "exit_code", RUN_FAILURE))
+      fail(str(e), getattr(e, "exit_code", RUN_FAILURE), hard=True)
     except OSError as e:
-      fail(describe_os_error(e), RUN_FAILURE)
+      fail(describe_os_error(e), RUN_FAILURE, hard=True)
     except Exception as e:
       if _is_out_of_memory(e):
         fail(f"out of memory ({type(e).__name__}); lower train.batch_size or data.image_size "

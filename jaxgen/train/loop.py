@@ -371,6 +371,10 @@ def _train_locked(config, workdir, family, mesh, changes, bar, t_begin):
 
 
 def _close_quietly(mngr) -> None:
+  """Lets a save in flight finish and closes the manager after a failure; under the command-line tools, what
+  Orbax's threads print about the same failure is silenced (the error that stopped the run is reported once)."""
+  from jaxgen import cli
+  cli.quiet_library_threads()
   try:
     mngr.wait_until_finished()
   except Exception:
