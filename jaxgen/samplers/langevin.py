@@ -18,9 +18,9 @@ Langevin algorithm (Euler–Maruyama for dx = −∇E dt + sqrt(2) dW) whose sta
 step_size → 0; for E = ‖x − μ‖²/(2σ²) and r = step_size/σ² the chain is linear, stable for r < 2, and its
 stationary variance is (1 − r)²·2σ²/(2 − r) (checked against that recursion in `tests/test_langevin.py`).
 step_size and noise_scale may also be per-step schedules of shape (steps,), e.g. `geometric_schedule` for
-annealed Langevin (large steps first to cross between modes, then the small steps that resolve them). The reference's setting (step 10, noise
-0.005, gradient clip 0.03, range [−1, 1]) is *not* a sampler of exp(−E): it is short-run gradient descent
-with a little noise, moving each pixel at most 0.3 per step.
+annealed Langevin (large steps first to cross between modes, then the small steps that resolve them).
+The reference's setting (step 10, noise 0.005, gradient clip 0.03, range [−1, 1]) is *not* a sampler of
+exp(−E): it is short-run gradient descent with a little noise, moving each pixel at most 0.3 per step.
 """
 from __future__ import annotations
 
