@@ -130,3 +130,19 @@ def test_stylegan2_ada_arch_trains_through_the_family():
   np.testing.assert_array_equal(nc(new), nc(st))
   out = sg.sample_outputs(new, c, jax.random.PRNGKey(3), 2, {"truncation": 0.7, "noise_mode": "const"})
   assert out["samples"].shape == (2, 8, 8, 1) and 0 <= float(out["samples"].min()) <= float(out["samples"].max()) <= 1
+
+
+def test_official_table_matches_published_layer_parameter_counts():
+  """Per-layer counts of the official table against the numbers stylegan2-ada-pytorch's own network summary
+  prints for the layers every 512-channel G shares (published in its training logs): an anchor independent of
+  both our generator and the twin's reading of the source."""
+  table = twin.official_shapes(1024)
+
+  def count(prefix):
+    return sum(int(np.prod(s)) for k, s in table.items()
+               if k.startswith(prefix + ".") and not k.endswith(twin.BUFFER_SUFFIXES))
+
+  assert count("mapping.fc0") == 262_656
+  assert count("synthesis.b4.conv1") == count("synthesis.b8.conv0") == 2_622_465
+  assert count("synthesis.b4.torgb") == 264_195
+  assert int(np.prod(table["synthesis.b4.const"])) == 8_192
