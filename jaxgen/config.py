@@ -166,7 +166,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
   validate_common(config)
   family = families.get(config.family)
   if hasattr(family, "validate_config"):
-    family.validate_config(config)
+    try:
+      family.validate_config(config)
+    except (AttributeError, KeyError) as e:   # a config file written without a key the family reads
+      key = str(e.args[0]).strip("'\"") if e.args else "?"
+      raise JaxgenError(f"the config does not define the key {key!r} that the {config.family} family needs; "
+                        f"the configs/ files of this family list every key it reads.") from None
 
 
 __all__ = ["base_config", "check_overrides", "flat_keys", "validate", "validate_common", "JaxgenError", "RENAMED_KEYS"]

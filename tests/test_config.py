@@ -43,3 +43,10 @@ def test_recorded_config_of_an_earlier_version_upgrades_to_todays_names():
   assert up["optim"]["learning_rate"] == 0.5 and "lr" not in up["optim"]
   assert up["model"]["dtype"] == "float32" and up["model"]["widths"] == [4, 8]   # added shared keys, kept values
   assert recorded["model"]["ema"] == 0.99                                           # the input is not modified
+
+
+def test_a_config_missing_a_family_key_is_one_clear_error():
+  c = load_config("ddm_digits")
+  del c.model["schedule"]
+  with pytest.raises(JaxgenError, match="'schedule' that the diffusion family needs"):
+    config_lib.validate(c)
