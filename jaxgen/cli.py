@@ -29,6 +29,22 @@ def quiet_library_threads() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
+def _drop_closed_loop_noise(previous):
+  """A sys.unraisablehook that drops RuntimeError('Event loop is closed') and passes everything else on.
+
+  When Orbax fails to read a damaged checkpoint it closes its asyncio loop while TensorStore reads of the same
+  checkpoint are still in flight; each of them then reports, from a TensorStore thread, that it could not
+  schedule its callback on the closed loop (dozens of identical tracebacks after the one line that names the
+  damaged step, or in the middle of a train.py run that fell back to an older checkpoint)."""
+
+  def hook(unraisable):
+    exc = unraisable.exc_value
+    if isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed":
+      return
+    previous(unraisable)
+  return hook
+
+
 def fail(message: str, status: int = USAGE_ERROR, hard: bool = False) -> None:
   """Prints `message` as one line and exits with `status` (default 2: a user mistake).
 
@@ -142,6 +158,7 @@ def run(main) -> None:
       for name in ("", "concurrent.futures", "asyncio"):  # Orbax's worker threads report through these
         py_logging.getLogger(name).setLevel(py_logging.CRITICAL + 1)
     compile_cache.enable()                    # JAXGEN_COMPILATION_CACHE=off|DIR (default ~/.cache/jaxgen/xla)
+    sys.unraisablehook = _drop_closed_loop_noise(sys.unraisablehook)
     try:
       main(argv)
     except JaxgenError as e:

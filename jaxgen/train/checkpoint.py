@@ -49,8 +49,14 @@ def root_cause(e: BaseException) -> str:
   if code:
     where = re.search(r'file "([^"]+)"', first)
     return os.strerror(int(code.group(1))) + (f": {where.group(1)}" if where else "")
-  if "TensorStore" in first or "reading array" in first:
-    return "its array data is damaged or truncated"
+  if "tensorstore" in first.lower() or "reading array" in first or "OCDBT" in first:
+    # TensorStore's message ends in its whole JSON spec (thousands of characters): keep the innermost reason
+    # ("Requested byte range [0, 8426) is not valid for value of size 2808") and the file it names.
+    detail = re.split(r"\s*\[(?:tensorstore_spec|source locations)[^=]*=", first)[0]
+    reason = detail.rsplit(": ", 1)[-1].strip()[:200] if ": " in detail else ""
+    where = re.findall(r'local file "([^"]+)"', detail)
+    return ("its array data is damaged or truncated" + (f": {reason}" if reason else "")
+            + (f" in {where[-1]}" if where else ""))
   return f"{type(e).__name__}: {first}".strip()
 
 
