@@ -215,16 +215,18 @@ def run_tool(argv, n):
 
 
 def test_sample_py_on_two_processes_writes_what_one_process_writes(tmp_path, reference):
-  # Both processes sample from the replicated State; process 0 alone writes --out and prints.
-  one, two = str(tmp_path / "one.npz"), str(tmp_path / "two.npz")
-  [(rc, out, err)] = run_tool(["sample.py", f"--workdir={reference}", "--num=8", f"--out={one}"], 1)
-  assert rc == 0, err[-3000:]
+  # Both processes sample from the replicated State; process 0 alone writes --out and prints. One process is
+  # this one (what `sample.py --num=8 --seed=0` computes: sample_outputs_batched of PRNGKey(0)).
+  import jax
+  import jaxgen
+  two = str(tmp_path / "two.npz")
   results = run_tool(["sample.py", f"--workdir={reference}", "--num=8", f"--out={two}"], 2)
   for rc, out, err in results:
     assert rc == 0, err[-3000:]
   assert "wrote" in results[0][1] and "wrote" not in results[1][1]
-  print(f"sample.py 2 processes vs 1: max |diff| {np.abs(np.load(two)['samples'] - np.load(one)['samples']).max():.3g}")
-  np.testing.assert_allclose(np.load(two)["samples"], np.load(one)["samples"], rtol=1e-5, atol=1e-6)
+  one = np.asarray(jaxgen.load(reference).sample_outputs_batched(jax.random.PRNGKey(0), 8)["samples"], np.float32)
+  print(f"sample.py 2 processes vs 1: max |diff| {np.abs(np.load(two)['samples'] - one).max():.3g}")
+  np.testing.assert_allclose(np.load(two)["samples"], one, rtol=1e-5, atol=1e-6)
 
 
 def test_sample_and_evaluate_distributed_flag_mistakes_are_one_line(tmp_path):
