@@ -7,6 +7,10 @@ More than 1,000 samples are drawn 1,000 at a time (see jaxgen.Run.sample_outputs
 `error:` line: exit 2 for bad flags or an unreadable workdir/checkpoint (the message names the step and the
 --step values that remain), 1 for an unwritable --out or out of memory.
 
+Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
+--jax_distributed or --coordinator_address/--num_processes/--process_id; every process samples (the State is
+replicated over all devices), process 0 alone writes --out and prints.
+
 Family options (a family rejects those it does not support, naming the ones it does):
   --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
@@ -44,6 +48,7 @@ flags.DEFINE_integer("mix-crossover", None, "Style mixing: layers [0, L) from on
 flags.DEFINE_string("layer_weights", None, "Style-based edits: per-layer weights, one number per W+ layer, ranges "
                     "'0:7=1,7:12=0.5' or presets 'coarse=1,middle=0.5,fine=0.1'.")
 flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 'const' (fixed maps) or 'none'.")
+cli.define_distributed_flags()
 
 OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
                 "interpolate", "latent_grid", "direction", "alphas", "mix-crossover", "layer_weights", "noise_mode")
@@ -64,13 +69,18 @@ def main(argv):
     cli.fail(f"--out={FLAGS.out!r} must end in .png (grid) or .npz (arrays).")
   if FLAGS.num <= 0:
     cli.fail(f"--num={FLAGS.num} must be a positive integer.")
+  cli.init_distributed()
   import jax
   import jaxgen
   from jaxgen import viz
-  cli.check_writable(FLAGS.out, "--out")
+  from jaxgen.train import multihost
+  lead = jax.process_index() == 0
+  multihost.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
   out = run.sample_outputs_batched(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
   samples = np.asarray(out["samples"], np.float32)
+  if not lead:
+    return
   if ext == ".npz":
     arrays = {"samples": samples}
     if "labels" in out:

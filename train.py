@@ -16,7 +16,6 @@ the same command on every host with --jax_distributed (auto-detected on Cloud TP
 --coordinator_address=HOST:PORT --num_processes=N --process_id=I; the workdir must be shared (or gs://).
 A SIGTERM to any one process makes all of them save the same step and exit 0.
 """
-import os
 
 from absl import flags
 from ml_collections import config_flags
@@ -37,7 +36,7 @@ def main(argv):
     cli.fail("--config is required, e.g. --config=configs/ddm_digits.py")
   if not FLAGS.workdir:
     cli.fail("--workdir is required, e.g. --workdir=runs/ddm_digits")
-  if not FLAGS.process_id and os.environ.get("JAX_PROCESS_ID", "0") in ("", "0"):  # only process 0 prints
+  if cli.is_lead_process():  # only process 0 prints
     print(f"train.py: starting {FLAGS.config.family} in {FLAGS.workdir} ...", flush=True)
   cli.init_distributed()
   from jaxgen.train import train

@@ -14,6 +14,7 @@ from absl import app, flags
 
 USAGE_ERROR = 2
 RUN_FAILURE = 1
+DEFAULT_PEER_TIMEOUT = 60.0  # seconds; see define_distributed_flags
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
 
 
@@ -168,6 +169,9 @@ def run(main) -> None:
     except OSError as e:
       fail(describe_os_error(e), RUN_FAILURE, hard=True)
     except Exception as e:
+      if type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError"):
+        from jaxgen.train import multihost
+        multihost.exit_if_peer_failure(e)  # another process is gone: one line, exit 1
       if _is_out_of_memory(e):
         fail(f"out of memory ({type(e).__name__}); lower train.batch_size or data.image_size "
              "(sample.py/evaluate: --num).", RUN_FAILURE)
@@ -177,14 +181,25 @@ def run(main) -> None:
 
 
 def define_distributed_flags() -> None:
-  """--jax_distributed, --coordinator_address, --num_processes, --process_id (for train.py and the tools that
-  run on every host of a multi-host job)."""
+  """--jax_distributed, --coordinator_address, --num_processes, --process_id, --peer_timeout: the flags of
+  train.py, sample.py and `python -m jaxgen.evaluate` for running on every host of a multi-host job."""
   flags.DEFINE_bool("jax_distributed", False, "Start a multi-process run with jax.distributed.initialize(); on "
                     "Cloud TPU VMs and Slurm the coordinator, process count and id are detected.")
   flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, the same on every process (default: "
                       "$JAX_COORDINATOR_ADDRESS). Implies --jax_distributed.")
   flags.DEFINE_integer("num_processes", None, "Number of processes (default: $JAX_NUM_PROCESSES).")
   flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes) (default: $JAX_PROCESS_ID).")
+  flags.DEFINE_float("peer_timeout", None, "Seconds without a sign of life from another process (or the "
+                     "coordinator) after which every survivor stops with one error line, exit 1 (default: "
+                     f"$JAXGEN_PEER_TIMEOUT or {DEFAULT_PEER_TIMEOUT:g}).")
+
+
+def is_lead_process() -> bool:
+  """Whether this process prints (process 0, or the only one), decided from the flags and environment before
+  jax.distributed starts."""
+  f = flags.FLAGS
+  pid = f.process_id if f.process_id is not None else os.environ.get("JAX_PROCESS_ID", "0")
+  return str(pid).strip() in ("", "0")
 
 
 def _env_int(name: str):
@@ -213,11 +228,24 @@ def init_distributed() -> None:
     fail(f"--num_processes={num} must be >= 1.")
   if pid is not None and num is not None and not 0 <= pid < num:
     fail(f"--process_id={pid} must be in [0, {num}) for --num_processes={num}.")
+  timeout = f.peer_timeout
+  if timeout is None:
+    raw = os.environ.get("JAXGEN_PEER_TIMEOUT") or str(DEFAULT_PEER_TIMEOUT)
+    try:
+      timeout = float(raw)
+    except ValueError:
+      fail(f"$JAXGEN_PEER_TIMEOUT={raw!r} must be a number of seconds.")
+  if not timeout > 0:
+    fail(f"--peer_timeout={timeout:g} must be a positive number of seconds.")
   import jax
+  from jaxgen.train import multihost
   # CPU devices of different processes talk through gloo (accelerators use their own collectives).
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   try:
-    jax.distributed.initialize(coordinator_address=address, num_processes=num, process_id=pid)
+    # JAX's own heartbeat check aborts with a C++ dump; it must come after the peer monitor's one line.
+    jax.distributed.initialize(coordinator_address=address, num_processes=num, process_id=pid,
+                               heartbeat_timeout_seconds=int(max(100, 2 * timeout)))
   except Exception as e:  # ValueError for missing settings; RuntimeError/XlaRuntimeError for connection failures
     text = " ".join(str(e).split())[:300]
     fail(f"cannot start the multi-process run ({type(e).__name__}: {text}); {how}.")
+  multihost.start_peer_monitor(timeout, address)

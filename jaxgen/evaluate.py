@@ -18,6 +18,10 @@ What is measured (jaxgen.metrics):
   FID Inception weights are    pool3 features, 299x299 bilinear) of --num samples against as many test images;
   in the cache                 KID = mean (std) of the unbiased cubic-kernel MMD² over 100 subsets.
 The table is printed and the numbers are written as JSON (default <workdir>/evaluate.json).
+
+Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
+--jax_distributed or --coordinator_address/--num_processes/--process_id; every process computes the metrics,
+process 0 alone prints and writes the JSON.
 """
 from __future__ import annotations
 
@@ -267,10 +271,17 @@ def main(argv):
   if FLAGS.iwae_k < 1:
     cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
   path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
+  cli.init_distributed()
+  import jax
+  from jaxgen.train import multihost
+  lead = jax.process_index() == 0
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
-  cli.check_writable(path, "--json" if FLAGS.json else "--json (default <workdir>/evaluate.json)")
+  multihost.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
+                                             "<workdir>/evaluate.json)") if lead else None, "write the JSON")
   options = {"steps": FLAGS.steps} if FLAGS.steps is not None else {}
-  result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=True, sample_options=options)
+  result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=lead, sample_options=options)
+  if not lead:
+    return
   print(format_table(result))
   with open(path, "w") as f:
     json.dump(result, f, indent=2)
@@ -286,6 +297,8 @@ def _define_flags():
   flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
   flags.DEFINE_integer("steps", None, "Sampler steps (EBM Langevin / diffusion), overriding config.sample.steps.")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+  from jaxgen import cli
+  cli.define_distributed_flags()
 
 
 if __name__ == "__main__":

@@ -237,6 +237,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
   changes = multihost.agree(lambda: _check_before_writing(config, family, mesh, workdir), "use the workdir")
   lock = workdir_lib.WorkdirLock(workdir)
   multihost.agree(lambda: _acquire(lock, workdir) if lead else None, "lock the workdir")
+  multihost.on_lost(lock.release)  # a process that is gone ends this one at once: free the workdir first
   try:
     multihost.check_shared_workdir(workdir_lib.path(workdir))
     return _train_locked(config, workdir, family, mesh, changes, bar, t_begin)
@@ -266,6 +267,7 @@ def _train_locked(config, workdir, family, mesh, changes, bar, t_begin):
   state = init_state(config, mesh, pipeline)
   mngr = ckpt.manager(workdir_lib.path(workdir) / workdir_lib.CHECKPOINTS, keep=config.train.keep_checkpoints)
   state, start, resumed = _restore_newest_readable(mngr, state, workdir, bar)
+  multihost.note_checkpoint(mngr.latest_step(), workdir)
   if start and start >= total:
     bar.message(f"nothing to train: the checkpoint in {workdir} is at step {start}, at or past "
                 f"train.num_steps={total}; raise --config.train.num_steps to train further.")
@@ -308,9 +310,12 @@ def _train_locked(config, workdir, family, mesh, changes, bar, t_begin):
     check_finite(step, {k: v / acc_n for k, v in to_scalars(acc).items()} if acc is not None else {})
     if saved:
       ckpt.wait(mngr, saved[-1])  # a failure of the previous (asynchronous) save is reported with its step
+      multihost.note_checkpoint(saved[-1], workdir)
     ckpt.save(mngr, step, state, _interval_progress(acc, acc_n, writer.pending()))
+    multihost.note_checkpoint(step, workdir, complete=False)
     if wait:
       ckpt.wait(mngr, step)
+      multihost.note_checkpoint(step, workdir)
     last_good = step
     saved.append(step)
 
@@ -356,6 +361,9 @@ def _train_locked(config, workdir, family, mesh, changes, bar, t_begin):
                       f"{workdir}; exiting. Run the same command to resume.")
           break
       failed = False
+    except Exception as e:
+      multihost.exit_if_peer_failure(e)  # another process is gone: one line now, before the cleanup below
+      raise                              # would wait in Orbax's barriers for it
     finally:
       pipeline.close()
       if failed:

@@ -173,6 +173,13 @@ class WorkdirLock:
   A lock left by a process that died (kill -9, a crash) on this host is detected (pid not alive, or reused by
   another process) and taken over with a warning. A lock from another host is never broken automatically:
   the message says to delete the file if that trainer is gone.
+
+  On a local or POSIX shared filesystem the lock is created atomically (O_CREAT | O_EXCL). On an object store
+  (gs://, through etils.epath) it is NOT: epath's cloud paths open only in modes r/w/a (no exclusive 'x', no GCS
+generation precondition; etils 1.x, gpath.py), so
+  `_create` checks for the file and then writes it, and two trainers started on the same gs:// workdir within
+  that window can both believe they hold it. It guards against the common mistake (starting a second trainer
+  on a running workdir), not against a race; this was not tested against real cloud storage.
   """
 
   def __init__(self, workdir):
