@@ -7,6 +7,12 @@
 
 The reference U-Net (docs/reference.md §8) scaled down: widths [16, 32] (two DownBlocks, 16 -> 8 -> 4 px), block depth 2,
 a 2 x 32 bottleneck; same embedding, offset-cosine schedule, L1 on eps, AdamW(1e-3, wd 1e-4) and EMA.
+
+Measured (1,000 samples, jaxgen's 16x16 digits classifier; real digits 98 % confident, FD 9.6): 3,000 steps (~7 min
+on 2 idle cores) DDIM-20 67 % confident, FD 15.9; DDPM-100 (`--sampler=ddpm --steps=100`) 78 %, FD 12.2; 6,000
+steps + DDPM-100 84 %, FD 12.0. Raising max_signal_rate to 0.995/0.999 made it worse (64-66 %). Capacity is the
+lever: the same compute at the digits' native 8x8 with widths (32, 64) and bottleneck 64 gives 86 % (DDIM-20,
+samples resized to 16x16 as the data is), 91 % with DDPM-100.
 """
 from jaxgen.config import base_config
 
