@@ -9,8 +9,8 @@ Models as gan_toy.py (Gulrajani et al., 2017): generator 2-d noise -> 3 x (Dense
 mode-coverage target (>= 24 of 25 modes, >= 90 % of samples within 3 std of a mode) in 4,000 steps, ~8 min on
 2 CPU cores, with three changes: lr 1e-3 instead of 1e-4, decayed linearly to 0 (the paper's CIFAR `DECAY`), and
 a fresh real batch for every critic update (Algorithm 1; `critic_data="split"` of a 5 x 256 batch).
-Seeded runs (2,500 samples): 4,000 steps 25/25 modes, 92.4 % high-quality, reverse KL 0.011; 5,000 steps 25/25, 94.2
-%; 8,000 steps 25/25, 95.1-96.0 % over three 10,000-sample seeds (misses: a few modes 1.2-1.45x too wide, and ~3 %
+Seeded runs (2,500 samples): 4,000 steps 25/25 modes, 92.4 % high-quality, reverse KL 0.011; 5,000 steps 25/25,
+94.2 %; 8,000 steps 25/25, 95.1-96.0 % over three 10,000-sample seeds (misses: a few modes 1.2-1.45x too wide, and ~3 %
 of samples on bridges between modes). Ablations (same seed, high-quality fraction): without the decay, 20 % at 2,000
 steps (9/25 modes); with the decay, the same real batch for all 5 critic updates (the notebooks' way) gives 82 % at
 3,000 steps and 89 % at 4,000, fresh batches 85 % at 3,000 and 92 % at 4,000; a generator EMA (0.999) does not help
