@@ -242,6 +242,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = T
     multihost.check_shared_workdir(workdir_lib.path(workdir))
     return _train_locked(config, workdir, family, mesh, changes, bar, t_begin)
   finally:
+    multihost.forget_lost(lock.release)  # a later lost_peer must not release a lock this run no longer holds
     lock.release()
 
 

@@ -132,6 +132,12 @@ def on_lost(fn) -> None:
   _on_lost.append(fn)
 
 
+def forget_lost(fn) -> None:
+  """Undoes `on_lost(fn)` (the run that registered it has ended and released its lock itself)."""
+  if fn in _on_lost:
+    _on_lost.remove(fn)
+
+
 def lost_peer(reason: str):
   """Ends this process at once with one `error:` line: `reason`, and that the next start resumes from the
   last checkpoint. Exit status 1, without interpreter teardown: a normal exit would wait in collectives,
