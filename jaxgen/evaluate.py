@@ -12,6 +12,8 @@ What is measured (jaxgen.metrics):
                                models (model.num_classes > 0) the accuracy of the asked-for label. The classifier is
                                a CNN jaxgen trains on the training split (cached; its test accuracy is reported), and
                                "fd_real" is the same distance for real training images: the floor a model can reach.
+                               Digits runs of every image size are scored at 16x16 by one classifier (samples
+                               resized by the data pipeline's bilinear resize), so their numbers compare.
   VAE                          importance-weighted bound on log p(x) (K = --iwae_k; K=1 is the ELBO) on the test
                                split, in nats per image.
   3-channel images, when the   Inception FID and KID (jaxgen.metrics.inception: the pytorch-fid/TF-FID network,
@@ -132,8 +134,8 @@ def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict 
   else:
     images, labels = sample_in_batches(run, key, num, **(options or {})), None
   sample_seconds = time.time() - t0
-  if images.shape[1:3] != tuple(test["x"].shape[1:3]):
-    raise ValueError(f"samples have shape {images.shape[1:]}, the data {test['x'].shape[1:]}")
+  if images.shape[1:3] != (d.image_size, d.image_size):
+    raise ValueError(f"samples have shape {images.shape[1:]}, the config's data.image_size is {d.image_size}")
   metrics = clf_lib.image_metrics(clf, images, test["x"], labels=labels, real_stats=real_stats)
   train = jdata.load_split(real_cfg, "train")
   n_real = min(num, train["x"].shape[0])

@@ -331,6 +331,6 @@ def test_ddm_digits_samples_are_recognisable(tmp_path):
   probs = clf.probabilities(run.sample(jax.random.PRNGKey(3), 500, steps=20))
   conf = classifier.confidence(probs, 0.9)
   print("ddm_digits confidence", conf, "label histogram", classifier.label_histogram(probs))
-  assert conf >= 0.7
+  assert conf >= 0.8                       # measured 86-88 % (two training seeds, three sample seeds)
 
 

@@ -285,3 +285,20 @@ def test_digits_classifier_accuracy_cache_and_metrics(digits_classifier):
   assert real["confidence"] > 0.9 and real["label_accuracy"] > 0.97
   assert real["label_entropy"] > 0.97 * math.log(10)
   assert one["label_entropy"] == 0.0
+
+
+def test_digits_of_every_image_size_are_scored_by_the_one_16x16_classifier(digits_classifier):
+  # Digits configs use 8x8 (native), 16x16 and 32x32: one classifier scores them all, so their numbers compare.
+  from jaxgen import data as jdata
+  for size in (8, 16, 32):
+    clf = clf_lib.get_classifier("digits", image_size=size, channels=1, seed=0)
+    assert clf.spec.image_size == 16 and clf.name == digits_classifier.name, size
+  assert clf_lib.scoring_size("tfds/mnist", 28) == 28          # other data sets: a classifier per size
+  # An 8x8 digit is scored exactly as the 16x16 training digit the pipeline makes from the same 8x8 image.
+  cfg = digits_classifier.spec.data_config()
+  x16 = jdata.load_split(cfg, "test")["x"][:50]
+  cfg.data.image_size = 8
+  x8 = jdata.load_split(cfg, "test")["x"][:50]
+  assert x8.shape[1:3] == (8, 8)
+  np.testing.assert_allclose(digits_classifier.probabilities(x8), digits_classifier.probabilities(x16), atol=1e-5)
+  np.testing.assert_allclose(digits_classifier.features(x8), digits_classifier.features(x16), atol=1e-4)

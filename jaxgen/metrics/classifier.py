@@ -10,6 +10,13 @@ Any object with `features(images) -> (N, D)` and `probabilities(images) -> (N, C
 [0, 1]) satisfies :class:`FeatureExtractor`; the metric functions take one, so an Inception extractor can be
 added later without touching them.
 
+One size per data set where the data has one native resolution: scikit-learn's `digits` are 8x8 images that
+every jaxgen digits config resizes bilinearly (8x8 native, 16x16, 32x32), so all digits runs are scored by one
+classifier trained on the 16x16 digits (`SCORING_SIZE`), and samples of another size are first brought to 16x16 by
+the data pipeline's own bilinear resize. Numbers of digits runs are therefore comparable across image sizes (an
+8x8 sample is scored exactly as the 16x16 training digit made from the same 8x8 image would be). Other data sets
+get a classifier per image size.
+
 Classifiers are deterministic from (data set, image size, channels, pad, seed): the same config always trains
 the same weights on a given machine. Trained weights are cached in
 `$JAXGEN_CACHE/classifiers/<key>/` (default cache `~/.cache/jaxgen`) as flax msgpack plus a `meta.json` that
@@ -36,6 +43,12 @@ from jaxgen.metrics import frechet
 
 ARCH_VERSION = 1          # bump when the architecture or the training recipe changes: invalidates the cache
 WORK_SIZE = 32            # the CNN's working resolution; inputs of other sizes are resized bilinearly
+SCORING_SIZE = {"digits": 16}   # data set -> the one image size its samples are scored at (see the module doc)
+
+
+def scoring_size(dataset: str, image_size: int) -> int:
+  """The image size of the classifier that scores `dataset` samples of size `image_size`."""
+  return int(SCORING_SIZE.get(dataset, image_size))
 
 
 @runtime_checkable
@@ -127,6 +140,7 @@ class Classifier:
     x = np.asarray(images, np.float32)
     if x.ndim != 4:
       raise ValueError(f"images must be NHWC; got shape {x.shape}")
+    x = self.to_scoring_size(x)
     logits, feats = [], []
     for i in range(0, x.shape[0], self.batch_size):
       chunk = x[i:i + self.batch_size]
@@ -137,6 +151,12 @@ class Classifier:
       logits.append(np.asarray(lg)[:n])
       feats.append(np.asarray(ft)[:n])
     return np.concatenate(logits), np.concatenate(feats)
+
+  def to_scoring_size(self, images: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) -> (N, s, s, C) at the classifier's data size s, by the data pipeline's bilinear resize (the
+    same function that makes the s x s training images from the source), unchanged when already s x s."""
+    from jaxgen.data.preprocess import resize_bilinear
+    return resize_bilinear(images, self.spec.image_size)
 
   def logits(self, images) -> np.ndarray:
     return self._run(images)[0]
@@ -233,13 +253,16 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int = 1, seed: int = 0,
                    pad: int = 0, data_dir: str = "", retrain: bool = False, verbose: bool = False) -> Classifier:
-  """The feature classifier for a data set at an image size, trained on first use and cached on disk.
+  """The feature classifier for a data set's samples of an image size, trained on first use and cached on disk.
+
+  The classifier's own size is `scoring_size(dataset, image_size)` (16 for `digits`, whatever the run's size);
+  images of another size are resized to it before scoring.
 
   Training uses `jaxgen.data.load_split(config, "train")` with the given data settings (range [0, 1]); the test
   accuracy on the "test" split is in `classifier.meta["test_accuracy"]`.
   """
   from jaxgen import data as jdata
-  spec = ClassifierSpec(dataset, int(image_size), int(channels), int(pad), int(seed), data_dir)
+  spec = ClassifierSpec(dataset, scoring_size(dataset, image_size), int(channels), int(pad), int(seed), data_dir)
   directory = os.path.join(cache_dir(), "classifiers", spec.key)
   params_path = os.path.join(directory, "params.msgpack")
   meta_path = os.path.join(directory, "meta.json")
