@@ -38,13 +38,15 @@ def get_config():
                     steps=60,         # STEPS
                     step_size=10.0,   # STEP_SIZE
                     noise_scale=0.005,  # NOISE
-                    grad_clip=0.03)   # GRADIENT_CLIP (per element); <= 0 or None turns it off
+                    grad_clip=0.03,   # GRADIENT_CLIP (per element); <= 0 or None turns it off
+                    step_size_end=0.0)  # > 0: the chain's step anneals geometrically to it (not in the reference)
 
   o = c.optim
   o.learning_rate = 1e-4              # Adam(learning_rate=0.0001), Keras betas, eps 1e-7
   o.b1 = 0.9
   o.b2 = 0.999
   o.eps = 1e-7
+  o.decay = "none"                    # "linear": learning rate -> 0 over train.num_steps (not in the reference)
 
   t = c.train
   t.batch_size = 128

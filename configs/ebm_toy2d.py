@@ -50,7 +50,8 @@ def get_config():
   m.buffer_init = 128
   m.buffer_fresh_prob = 0.05
   m.langevin = dict(kind="ula",        # noise std sqrt(2 * step_size): a discretised Langevin diffusion
-                    steps=60, step_size=1e-4, noise_scale=0.0, grad_clip=None)  # noise_scale: "sgld" only
+                    steps=60, step_size=1e-4, noise_scale=0.0, grad_clip=None,  # noise_scale: "sgld" only
+                    step_size_end=0.0)   # constant-step training chain
   m.density_resolution = 200           # grid side for eval_step's `nll`
 
   o = c.optim
@@ -58,6 +59,7 @@ def get_config():
   o.b1 = 0.9
   o.b2 = 0.999
   o.eps = 1e-7
+  o.decay = "none"
 
   t = c.train
   t.batch_size = 128

@@ -290,3 +290,54 @@ def test_toy2d_ebm_samples_every_mode():
   report = ebm.density_report(state)
   print(modes, report)
   assert modes["modes_covered"] == 8 and modes["high_quality_fraction"] >= 0.8
+
+
+def test_annealed_training_chain_is_a_python_loop_of_geometric_steps():
+  # langevin.step_size_end: the training chain's step goes geometrically from step_size to step_size_end, and
+  # train_step's fakes are that chain: a Python loop of the reference update with eta_i = s (e/s)^(i/(K-1)).
+  from jaxgen.samplers.langevin import langevin_step
+  c = tiny_image_config()
+  c.model.langevin.step_size, c.model.langevin.step_size_end = 3.0, 0.3
+  batch = {"x": jax.random.uniform(jax.random.PRNGKey(9), (8, 8, 8, 1), minval=-1, maxval=1)}
+  state = ebm.init(c, jax.random.PRNGKey(0), batch)
+  hp, key = state.hp, jax.random.PRNGKey(5)
+  assert (hp.step_size, hp.step_size_end, hp.steps) == (3.0, 0.3, 5)
+  eta, _ = ebm.chain_schedule(hp, hp.steps)
+  np.testing.assert_allclose(eta, [3.0 * 0.1 ** (i / 4) for i in range(5)], rtol=1e-6)
+  new, _ = jax.jit(ebm.train_step)(state, batch, key)
+  _, k_draw, k_langevin = jax.random.split(key, 3)
+  x, _ = ebm.replay_draw(state.buffer, k_draw, 8, hp.fresh_prob, hp.low, hp.high)
+  for i, k in enumerate(jax.random.split(k_langevin, hp.steps)):
+    x = langevin_step(ebm.energy_fn(state), x, k, step_size=3.0 * 0.1 ** (i / 4), noise_scale=hp.noise_scale,
+                      grad_clip=hp.grad_clip, clip_range=hp.clip_range)
+  np.testing.assert_allclose(new.buffer.data[16:24], x, atol=1e-5)
+  # Sampling ends on the same last step; unset (0, the reference) is the constant chain.
+  eta, _ = ebm.chain_schedule(hp, 7, step_size_start=4.0)
+  np.testing.assert_allclose([eta[0], eta[-1]], [4.0, 0.3], rtol=1e-6)
+  assert ebm.make_hparams(load_config("ebm_mnist")).step_size_end == 10.0
+  c.model.langevin.step_size_end = -1.0
+  with pytest.raises(JaxgenError, match="step_size_end=-1.0"):
+    ebm.validate_config(c)
+
+
+def test_linear_learning_rate_decay():
+  from jaxgen.train.updates import learning_rate
+  lr = learning_rate(1e-3, "linear", 100)
+  np.testing.assert_allclose([lr(0), lr(50), lr(100), lr(150)], [1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+  assert learning_rate(1e-3, "none", 100) == 1e-3
+  # The EBM's Adam follows it: with decay its second update is smaller than without, by (1 - 1/2) at n = 2.
+  c = tiny_image_config()
+  c.train.num_steps = 2
+  batch = {"x": jax.random.uniform(jax.random.PRNGKey(9), (8, 8, 8, 1), minval=-1, maxval=1)}
+  moved = {}
+  for decay in ("none", "linear"):
+    c.optim.decay = decay
+    state = ebm.init(c, jax.random.PRNGKey(0), batch)
+    one, _ = ebm.train_step(state, batch, jax.random.PRNGKey(1))
+    two, _ = ebm.train_step(one, batch, jax.random.PRNGKey(2))
+    moved[decay] = [np.asarray(b - a) for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(two.params))]
+  for a, b in zip(moved["none"], moved["linear"]):
+    np.testing.assert_allclose(b, 0.5 * a, rtol=5e-3, atol=2e-8)   # float32 rounding of the param differences
+  c.optim.decay = "cosine"
+  with pytest.raises(JaxgenError, match="optim.decay"):
+    ebm.validate_config(c)

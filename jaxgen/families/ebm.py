@@ -21,9 +21,10 @@ toy config uses α = 0.001.
   real ← clip(real + N(0, real_noise²), data range)
   x0   ← per row: U(data range) with probability `buffer_fresh_prob` (so the count is Binomial(B, p), as the
          reference's np.random.binomial), otherwise a replay-buffer sample drawn uniformly with replacement
-  fake ← langevin(E, x0; `langevin.steps` steps of size η = `langevin.step_size`, clip to the data range)
-  Adam step on `loss` (`jaxgen.train.updates.apply_gradients`); the refined `fake` are written back into the
-  buffer.
+  fake ← langevin(E, x0; `langevin.steps` steps of size η = `langevin.step_size`, clip to the data range;
+         with `langevin.step_size_end` > 0 the step anneals geometrically from η to it over the chain)
+  Adam step on `loss` (`jaxgen.train.updates.apply_gradients`; `optim.decay="linear"` decays the learning rate
+  to 0 over `train.num_steps`); the refined `fake` are written back into the buffer.
 
 **Langevin kinds** (`model.langevin.kind`, see `jaxgen.samplers.langevin`):
   "sgld" (the reference): x ← x + σ·ξ; x ← x − η·clip(∇E) with σ = `noise_scale` chosen independently of η.
@@ -34,9 +35,16 @@ toy config uses α = 0.001.
          scale: on a well of std s the chain is stable only for η < 2s², and its variance is within a factor
          ~3 of s² for η ≤ s²/2 (the toy: s = 0.014, η = 1e-4).
 `sample` runs the same update from U(range) noise for `sample.steps` steps; its step size may anneal
-geometrically from `sample.step_size_start` down to η (large early steps cross the box quickly, the last ones
-are the trained chain's), and `sample.temperature` T scales the noise std by sqrt(T) ("ula": targets
-exp(−E/T)).
+geometrically from `sample.step_size_start` down to the training chain's last step (`langevin.step_size_end`,
+or η when that is unset: large early steps cross the box quickly, the last ones are the trained chain's), and
+`sample.temperature` T scales the noise std by sqrt(T) ("ula": targets exp(−E/T)).
+
+**Annealed training chain** (`langevin.step_size_end`, off in the reference): with the reference's clipped
+update a pixel whose gradient stays above the clip moves ±η·clip every step, so a constant-step chain ends
+with pixels still jumping by up to η·clip (0.3 at η = 10) and saturating at the range's ends. Ending the chain
+with smaller steps lets the last updates settle; the energy is trained on the annealed chain's samples, so
+sampling runs the chain it was trained for (short-run MCMC: the learned energy is only meaningful along the
+trained chain, Nijkamp et al. 2019).
 
 **Replay buffer** (`ReplayBuffer`, a leaf of State, so it is checkpointed): a fixed (capacity, *shape) array,
 a fill level and a ring head. Writes go to the B ring positions after the head (the oldest entries once full),
@@ -76,7 +84,7 @@ from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn import layers, policy
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
-from jaxgen.train.updates import apply_gradients
+from jaxgen.train.updates import DECAYS, apply_gradients, learning_rate
 
 LOSS_KEYS = ["loss", "cdiv", "reg", "real", "fake"]
 SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
@@ -188,13 +196,14 @@ class HParams:
   kind: str                     # "sgld": noise std = noise_scale, independent of the step (reference);
                                 # "ula": noise std = sqrt(2·step size), the Langevin diffusion's discretisation
   steps: int                    # Langevin steps per training step (reference 60)
-  step_size: float              # η of the training chain (reference 10)
+  step_size: float              # η of the training chain (reference 10), its first step when annealed
+  step_size_end: float          # the training chain's last step (geometric anneal); = step_size when constant
   noise_scale: float            # noise std of the "sgld" kind (reference 0.005); unused by "ula"
   grad_clip: float | None       # per-element gradient bound (reference 0.03); None = off
   low: float                    # data range / box: samples are clipped to [low, high]
   high: float
   sample_steps: int             # default Langevin steps of `sample` (reference 1000)
-  sample_step_size_start: float  # `sample` anneals η geometrically from this to step_size (= step_size: constant)
+  sample_step_size_start: float  # `sample` anneals η geometrically from this to step_size_end
   sample_temperature: float     # `sample` targets exp(−E/T): noise std × sqrt(T) (1 = the trained chain's noise)
   toy_name: str                 # toy2d/<name> -> name; "" for images
   unit_images: bool             # data.range == "unit": images already in [0, 1]
@@ -237,7 +246,8 @@ def make_hparams(config) -> HParams:
   grad_clip = lv.grad_clip
   toy = data_lib.is_toy2d(config)
   return HParams(alpha=float(m.alpha), real_noise=float(m.real_noise), fresh_prob=float(m.buffer_fresh_prob),
-                 kind=lv.kind, steps=int(lv.steps), step_size=float(lv.step_size), noise_scale=float(lv.noise_scale),
+                 kind=lv.kind, steps=int(lv.steps), step_size=float(lv.step_size),
+                 step_size_end=step_size_end(lv), noise_scale=float(lv.noise_scale),
                  grad_clip=None if grad_clip is None or grad_clip <= 0 else float(grad_clip),
                  low=low, high=high, sample_steps=int(smp.steps),
                  sample_step_size_start=float(smp.step_size_start), sample_temperature=float(smp.temperature),
@@ -246,15 +256,22 @@ def make_hparams(config) -> HParams:
                  density_resolution=int(m.density_resolution) if toy else 0)
 
 
+def step_size_end(langevin_config) -> float:
+  """The training chain's last step: `langevin.step_size_end` when > 0, else `langevin.step_size` (constant; also
+  for configs recorded before the key existed)."""
+  end = float(langevin_config.get("step_size_end", 0.0) or 0.0)
+  return end if end > 0 else float(langevin_config.step_size)
+
+
 def chain_schedule(hp: HParams, steps: int, step_size_start: float | None = None,
                    temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
   """(step sizes (steps,), noise stds (steps,)) of a Langevin chain.
 
-  η_t anneals geometrically from `step_size_start` to hp.step_size (constant when None or equal; the training
-  chain is constant). Noise std: hp.noise_scale ("sgld") or sqrt(2·η_t) ("ula"), times sqrt(temperature): the
-  "ula" chain then targets exp(−E/T).
+  η_t anneals geometrically from `step_size_start` (None: hp.step_size, the training chain) to
+  hp.step_size_end (constant when both equal: the reference). Noise std: hp.noise_scale ("sgld") or
+  sqrt(2·η_t) ("ula"), times sqrt(temperature): the "ula" chain then targets exp(−E/T).
   """
-  eta = geometric_schedule(hp.step_size if step_size_start is None else step_size_start, hp.step_size, steps)
+  eta = geometric_schedule(hp.step_size if step_size_start is None else step_size_start, hp.step_size_end, steps)
   noise = ula_noise(eta) if hp.kind == "ula" else np.full((steps,), hp.noise_scale, np.float32)
   return jnp.asarray(eta), jnp.asarray(noise * np.float32(np.sqrt(temperature)))
 
@@ -290,6 +307,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   check(0.0 <= float(m.buffer_fresh_prob) <= 1.0, f"model.buffer_fresh_prob={m.buffer_fresh_prob!r} must be in [0, 1].")
   check(int(m.langevin.steps) >= 1, f"model.langevin.steps={m.langevin.steps!r} must be >= 1.")
   check(float(m.langevin.step_size) > 0, f"model.langevin.step_size={m.langevin.step_size!r} must be > 0.")
+  choice("optim.decay", config.optim.get("decay", "none"), DECAYS)
+  end = m.langevin.get("step_size_end", 0.0)
+  check(isinstance(end, (int, float)) and end >= 0,
+        f"model.langevin.step_size_end={end!r} must be a number >= 0 (0: a constant-step chain).")
   choice("model.langevin.kind", m.langevin.kind, ("sgld", "ula"))
   check(float(m.langevin.noise_scale) >= 0, f"model.langevin.noise_scale={m.langevin.noise_scale!r} must be >= 0.")
   check(float(m.alpha) >= 0, f"model.alpha={m.alpha!r} must be >= 0.")
@@ -307,7 +328,8 @@ def init(config, key: jax.Array, example_batch: dict) -> State:
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]
   o = config.optim
-  tx = optax.adam(float(o.learning_rate), b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
+  lr = learning_rate(float(o.learning_rate), o.get("decay", "none"), int(config.train.num_steps))
+  tx = optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
   buffer = replay_init(k_buffer, int(config.model.buffer_size), x.shape[1:], int(config.model.buffer_init),
                        hp.low, hp.high)
   return State(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), buffer=buffer,
@@ -426,7 +448,7 @@ def _parse_options(state: State, options: dict) -> SampleOptions:
 
 def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
   """Langevin from U(range) noise: `steps` updates (default config.sample.steps) whose step size anneals
-  geometrically from `step_size_start` to the training step size, at `temperature` (noise std × sqrt(T)).
+  geometrically from `step_size_start` to the training chain's last step, at `temperature` (noise std × sqrt(T)).
 
   Returns images float32 NHWC in [0, 1] (num, H, W, C), or points (num, 2) for toy2d. With `chain=True`:
   the chain strip as images (num · K, H, W, C), row-major with rows = samples and K = len(chain_steps(steps))

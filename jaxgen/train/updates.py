@@ -5,6 +5,7 @@ place that says what an update is:
 
   params, opt_state = apply_gradients(tx, params, opt_state, grads)
   ema_params = ema_update(ema_params, params, ema_decay(step, decay, warmup))
+  tx = optax.adam(learning_rate(1e-3, "linear", num_updates), ...)   # optim.decay="linear"
 """
 from typing import Any
 
@@ -43,4 +44,18 @@ def ema_decay(step, decay: float, warmup: bool = False):
   return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
-__all__ = ["apply_gradients", "ema_update", "ema_decay"]
+DECAYS = ("none", "linear")
+
+
+def learning_rate(value: float, decay: str = "none", num_updates: int = 1) -> optax.ScalarOrSchedule:
+  """The learning rate of `optim.decay`: `value` constant ("none") or decayed linearly to 0 over `num_updates`
+  optimizer updates ("linear", as the WGAN-GP paper's CIFAR-10 runs). The schedule reads the optimizer's own
+  update count, which is checkpointed with its state, so a resumed run continues the same schedule."""
+  if decay == "linear":
+    return optax.linear_schedule(float(value), 0.0, max(int(num_updates), 1))
+  if decay != "none":
+    raise ValueError(f"optim.decay={decay!r}; choose one of {DECAYS}")
+  return float(value)
+
+
+__all__ = ["apply_gradients", "ema_update", "ema_decay", "learning_rate", "DECAYS"]
