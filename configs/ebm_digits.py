@@ -1,53 +1,44 @@
-"""Energy-based model on scikit-learn's 8x8 digits resized to 32x32, [-1, 1]: trains in minutes on a 2-core CPU.
+"""Energy-based model on scikit-learn's digits at their native 8x8, [-1, 1]: trains in ~11 minutes on a 2-core CPU.
 
   python train.py --config=configs/ebm_digits.py --workdir=runs/ebm_digits
   python sample.py --workdir=runs/ebm_digits --num=10 --chain      # chain strip: steps 0, 1, 3, ..., 59
   python -m jaxgen.evaluate --workdir=runs/ebm_digits              # FD, confidence, label entropy (1,000 samples)
 
-The reference EBM (`ebm_mnist`: network, Langevin kind "sgld" with 60 steps, step 10, noise 0.005, gradient clip
-0.03) with batch 64, a 2,048-entry buffer (the 1,437 training digits), Adam 3e-4 and 1,000 steps, so a run takes
-minutes on CPU, and two changes for samples of every class:
+The reference EBM (`ebm_mnist`: contrastive divergence, Langevin kind "sgld" with 60 steps, noise 0.005, gradient
+clip 0.03, Adam) with these changes, each for a measured reason (1,000 samples, jaxgen's digits classifier, which
+scores every digits size at 16x16; real digits: FD 9.6, 98 % confident, label entropy 1.00 of the maximum):
 
-* `model.buffer_fresh_prob = 1.0`: every training chain starts from U(-1, 1) noise (short-run, noise-initialised
-  MCMC, Nijkamp et al. 2019) instead of 95 % replay-buffer restarts, and `sample.steps = 60` is the same chain
-  length. Sampling then runs exactly the chain that contrastive divergence trained, whose samples the loss pushes
-  towards the data distribution class by class. The reference's persistent chains + 1,000 sampling steps from
-  noise sample a different process that training never sees: our reading is that the near-noiseless steps
-  (temperature ~1e-6) run into the energy's few deepest basins; the samples were mostly thick 0s, 6s and 8s (label entropy 0.55 of
-  the maximum with the old default). The buffer then holds the most recent 2,048 training samples, and its class
-  histogram under jaxgen's digits classifier is logged to samples/buffer_classes.jsonl at each sample grid.
-* `model.alpha = 0.01`: the regulariser alpha·mean(E²) pulls all energies towards 0, i.e. the model towards a flat
-  density; 0.1 keeps real and fake energies within 1/alpha = 10 nats (on the 2-D toy it left the modes
-  unresolved, see configs/ebm_toy2d.py). On digits its effect is not separated from the first change (one
-  ablation below).
+* Short-run chains from noise: `model.buffer_fresh_prob = 1.0` (every training chain starts from U(-1, 1);
+  Nijkamp et al. 2019) and `sample.steps = 60`, so sampling runs the chain contrastive divergence trained. The
+  reference's persistent chains + 1,000 sampling steps collapsed onto thick 0s, 6s and 8s (label entropy 0.55);
+  the learned energy is only meaningful along the trained chain (annealing its step at sampling time alone
+  gave FD 692, 15 % confident). The buffer then holds the latest 2,048 training samples; its class histogram is
+  logged to samples/buffer_classes.jsonl at each sample grid.
+* `model.alpha = 0.01` (reference 0.1): the regulariser pulls energies towards a flat density.
+* The digits' native 8x8 (no resize) with a wider energy net, conv (64, 128, 256) 3x3 stride 2 (8 -> 4 -> 2 -> 1)
+  and dense 128: at 32x32 the net left a pixel-level noise texture it could not see (samples: speckled blobs).
+* An annealed chain: `model.langevin.step_size = 3` geometrically down to `step_size_end = 0.3` (reference:
+  constant 10). With the clipped update a pixel moves up to step x 0.03 per step, so a constant step 10 ends
+  with pixels jumping 0.3 and saturating; small last steps let them settle on grey levels.
+* `optim.decay = "linear"`: the learning rate (3e-4) decays to 0 over 6,000 steps, so the last checkpoint is
+  not caught in the swings of constant-rate training (FD moved 70-171 between checkpoints without it).
 
-The reference settings stay one override away: --config.model.buffer_fresh_prob=0.05 --config.model.alpha=0.1
---config.sample.steps=1000.
+Measured, one training seed (0), 6,000 steps:
+  this config: step 6,000 FD 17.5 (1.8x real), 62 % confident, label entropy 0.99 (sample seed 1: 15.5, 60 %);
+    along the run (steps 2,000 / 3,000 / 4,000 / 5,000): FD 28.2 / 22.2 / 20.9 / 18.0, confident 52 / 55 / 59 /
+    62 %. Sampling with a larger first step trades FD for confidence: `run.sample(..., step_size_start=4.0)`
+    FD 27.2, 64 %; 5.0: FD 44.0, 68 %.
+  without the decay (constant 3e-4), step 4,000: FD 26.6, 67 %, entropy 0.98.
+  constant step 3 (no anneal), step 6,000: FD 35.0, 66 % (sampled from step 10 as the reference: FD 73, 84 %,
+    saturated black-and-white digits).
+  the previous default (32x32, the reference net, constant step 10, 1,000 steps, 7.5 min): FD 64.5 (6.7x), 61 %,
+    entropy 0.95.
+Targets (issue 17): entropy >= 0.90 and FD <= 3x real met; >= 70 % confident not met (62 %).
 
-Measured with `jaxgen.evaluate.evaluate` (1,000 samples of 60 steps, jaxgen's digits classifier, test accuracy
-0.983; real training digits: FD 9.2, 99 % confident), one run, seed 0, on a 2-core CPU shared with up to ~20
-other processes (0.1-1.4 train steps/s; wall times are not meaningful):
-  step 1,000 (the default): FD 59.8 (6.5x real), 60 % confident, label entropy 0.95 of the maximum; the buffer
-    (the last 1,000 training samples) 0.98, every class 6-14 %; the chain strip ends in different digits.
-  along the run: step 100 FD 86.7 / 43 % / 0.93; 300: 49.3 / 52 % / 0.95; 500: 29.3 / 52 % / 0.97;
-    700: 75.1 / 57 % / 0.94 (FD swings between checkpoints).
-  same step-1,000 energy sampled longer than trained: 100 steps FD 294, 69 % confident, entropy 0.85;
-    200 steps FD 681, 72 %, entropy 0.61 — the collapse onto a few thick classes of the old default (entropy
-    0.55, FD 6x real, 68 % confident), reproduced by chain length alone. Temperature 0: FD 60.1, 62 %, 0.95.
-  ablation, alpha 0.1 with fresh starts, step 250: FD 74.0 (real 10.0), 46 % confident, entropy 0.96.
-Targets: label entropy >= 0.90 met; >= 70 % confident and FD <= 3x real not met (samples are blurry digits).
-
-Re-scored by the one digits classifier (16x16, jaxgen.metrics.classifier.SCORING_SIZE; real FD 9.6, 98 %
-confident): the default at step 1,000 60.6 % confident, FD 64.5 (6.7x real), entropy 0.95. An option that
-trades FD for legible digits (the digits' native 8x8, a wider energy net, a 3x smaller Langevin step so the
-last steps settle instead of jumping 0.3 per pixel, 6,000 steps; 10.3 min on 2 idle cores):
-  python train.py --config=configs/ebm_digits.py --workdir=runs/ebm8 --config.data.image_size=8 \
-    --config.model.conv_features='(64,128,256)' --config.model.kernel_sizes='(3,3,3)' \
-    --config.model.dense_features=128 --config.model.langevin.step_size=3.0 --config.train.num_steps=6000
-  steps 1,000 / 2,000 / 3,000 / 4,000 / 5,000 / 6,000: 59 / 61 / 72 / 79 / 84 / 84 % confident, FD 110 / 70 /
-  107 / 89 / 171 / 73 (7.6x real at 6,000), entropy 0.93 / 0.97 / 0.95 / 0.96 / 0.89 / 0.94 — recognisable
-  but saturated black-and-white digits (the real ones have grey edges), which the feature FD punishes.
-  With step 10 instead (the reference's): 3,000 steps 61 %, FD 49.9 (5.2x).
+The reference settings stay available: configs/ebm_mnist.py, or here --config.data.image_size=32
+--config.model.conv_features='(16,32,64,64)' --config.model.kernel_sizes='(5,3,3,3)' --config.model.dense_features=64
+--config.model.langevin.step_size=10.0 --config.model.langevin.step_size_end=0.0 --config.optim.decay=none
+--config.model.buffer_fresh_prob=0.05 --config.model.alpha=0.1 --config.sample.steps=1000.
 """
 import importlib.util
 import os
@@ -64,22 +55,31 @@ def _reference_config():
 def get_config():
   c = _reference_config()
   c.data.name = "digits"
-  c.data.image_size = 32              # 8x8 -> 32x32 bilinear
+  c.data.image_size = 8               # the digits' native resolution (no resize)
   c.data.pad = 0
 
-  c.model.buffer_size = 2048
-  c.model.buffer_fresh_prob = 1.0     # short-run chains from noise (the reference: 0.05, persistent)
-  c.model.alpha = 0.01                # the reference: 0.1
+  m = c.model
+  m.conv_features = (64, 128, 256)    # 8 -> 4 -> 2 -> 1 px (the reference: 16, 32, 64, 64 on 32x32)
+  m.kernel_sizes = (3, 3, 3)
+  m.dense_features = 128
+  m.buffer_size = 2048
+  m.buffer_fresh_prob = 1.0           # short-run chains from noise (the reference: 0.05, persistent)
+  m.alpha = 0.01                      # the reference: 0.1
+  m.langevin.step_size = 3.0          # annealed 3 -> 0.3 over the 60 steps (the reference: constant 10)
+  m.langevin.step_size_end = 0.3
+
   c.optim.learning_rate = 3e-4
+  c.optim.decay = "linear"            # -> 0 over train.num_steps (the reference: constant 1e-4)
 
   t = c.train
   t.batch_size = 64
-  t.num_steps = 1000                  # ~45 epochs of 1,437 // 64 = 22 batches
-  t.log_every = 50
-  t.eval_every = 250
-  t.checkpoint_every = 250
-  t.sample_every = 500
+  t.num_steps = 6000                  # ~270 epochs of 1,437 // 64 = 22 batches
+  t.log_every = 100
+  t.eval_every = 1000
+  t.checkpoint_every = 1000
+  t.sample_every = 2000
   t.num_sample_images = 16
 
   c.sample.steps = 60                 # the trained chain (the reference samples 1,000 steps)
+  c.sample.step_size_start = 3.0      # = langevin.step_size: sampling runs the trained chain
   return c

@@ -30,7 +30,8 @@ STEPS = 3
 RUNS = {
     "dcgan_digits": {"data.image_size": 16, "model.g_features": (8, 8), "model.d_features": (8, 8),
                      "model.latent_dim": 4},                    # 16x16: D's second conv has a BatchNorm
-    "ebm_digits": {"data.image_size": 16, "model.conv_features": (4, 8, 8, 8), "model.dense_features": 8,
+    "ebm_digits": {"data.image_size": 16, "model.conv_features": (4, 8, 8, 8), "model.kernel_sizes": (5, 3, 3, 3),
+                   "model.dense_features": 8,
                    "model.buffer_size": 64, "model.buffer_init": 16, "model.langevin.steps": 4},
     "wgan_gp_digits": {"data.image_size": 8, "model.g_features": (8,), "model.d_features": (8,),
                        "model.latent_dim": 4, "model.n_critic": 3},

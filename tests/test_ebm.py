@@ -34,6 +34,10 @@ def test_configs_validate():
   bad.model.buffer_size = 16
   with pytest.raises(JaxgenError, match="buffer_size"):
     ebm.validate_config(bad)
+  bad = load_config("ebm_digits")
+  bad.model.kernel_sizes = (5, 3)
+  with pytest.raises(JaxgenError, match=r"kernel_sizes=\(5, 3\) needs one size per layer"):
+    ebm.validate_config(bad)
   bad = load_config("ebm_toy2d")
   bad.model.kind = "conv"
   with pytest.raises(JaxgenError, match="model.kind"):

@@ -296,6 +296,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   else:
     check(m.kind == "conv", f"model.kind={m.kind!r}: image data needs model.kind='conv'.")
     choice("model.conv_impl", m.conv_impl, ("auto", *layers.CONV_IMPLS))
+    check(len(m.kernel_sizes) == len(m.conv_features),
+          f"model.kernel_sizes={tuple(m.kernel_sizes)!r} needs one size per layer of "
+          f"model.conv_features={tuple(m.conv_features)!r} ({len(m.conv_features)} values).")
     factor = 2 ** len(m.conv_features)
     check(int(config.data.image_size) % factor == 0,
           f"data.image_size={config.data.image_size!r} must be a multiple of {factor} for {len(m.conv_features)} "
