@@ -123,7 +123,8 @@ def test_train_step_writes_back_the_refined_samples():
   def recompute(state):
     k_real, k_draw, k_langevin = jax.random.split(key, 3)
     x0, _ = ebm.replay_draw(state.buffer, k_draw, 8, hp.fresh_prob, hp.low, hp.high)
-    fake = langevin(ebm.energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=hp.step_size,
+    eta, _ = ebm.chain_schedule(hp, hp.steps)    # ebm_digits anneals the step (checked in a test below)
+    fake = langevin(ebm.energy_fn(state), x0, k_langevin, steps=hp.steps, step_size=eta,
                     noise_scale=hp.noise_scale, grad_clip=hp.grad_clip, clip_range=hp.clip_range)
     real = jnp.clip(batch["x"] + hp.real_noise * jax.random.normal(k_real, batch["x"].shape), -1, 1)
     e = state.net.apply({"params": state.params}, jnp.concatenate([real, fake]))
