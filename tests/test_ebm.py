@@ -1,5 +1,7 @@
 """EBM family: network, replay buffer, CD loss, train/eval steps, sampling, toy density."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -221,6 +223,19 @@ def test_buffer_class_histogram_reads_the_newest_entries():
   everything = ebm.buffer_class_histogram(state, c, num=10_000, classifier=_BrightnessClassifier())
   assert everything["num"] == 48                                   # capped at the fill level
   np.testing.assert_allclose(everything["histogram"][0], 16 / 48, atol=1e-4)
+
+
+def test_training_logs_one_buffer_histogram_line_per_sample_grid(tmp_path, monkeypatch):
+  # The class histogram *over training*: each grid appends its line (the grids are drawn in a scratch folder
+  # and copied to the workdir, which once replaced the file with the newest line).
+  from jaxgen.train import train
+  monkeypatch.setattr(ebm, "buffer_class_histogram",
+                      lambda state, config, **_: {"step": int(state.step), "histogram": [0.1] * 10})
+  c = tiny_image_config()
+  c.train.num_steps, c.train.sample_every, c.train.checkpoint_every, c.train.num_sample_images = 6, 2, 6, 4
+  train(c, str(tmp_path), progress=False)
+  lines = [json.loads(l) for l in open(tmp_path / "samples" / "buffer_classes.jsonl")]
+  assert [l["step"] for l in lines] == [2, 4, 6]
 
 
 def test_toy_train_eval_sample_and_density():

@@ -397,7 +397,8 @@ def _close_quietly(mngr) -> None:
 def _samples(family, config, state, key, path, step, lead) -> bool:
   """Writes the sample grid (and family figures) of `step`. Every process computes them (JAX runs the same
   computations on all processes); they are drawn into a local scratch folder and process 0 copies them to the
-  workdir (local or gs://). A write error is a warning, not the end of the run."""
+  workdir (local or gs://): pictures replace, `.jsonl` logs (e.g. the EBM's buffer_classes.jsonl, one line per
+  grid) are appended to what the workdir holds. A write error is a warning, not the end of the run."""
   with tempfile.TemporaryDirectory(prefix="jaxgen_samples_") as scratch:
     _write_samples(family, config, state, key, os.path.join(scratch, os.path.basename(path)))
     if hasattr(family, "save_figures"):
@@ -408,7 +409,11 @@ def _samples(family, config, state, key, path, step, lead) -> bool:
       target = epath.Path(path).parent
       target.mkdir(parents=True, exist_ok=True)
       for name in sorted(os.listdir(scratch)):
-        epath.Path(os.path.join(scratch, name)).copy(target / name, overwrite=True)
+        source, dest = epath.Path(os.path.join(scratch, name)), target / name
+        if name.endswith(".jsonl") and dest.exists():
+          dest.write_text(dest.read_text() + source.read_text())
+        else:
+          source.copy(dest, overwrite=True)
       return True
     except OSError as e:
       warn(f"could not write the samples of step {step} ({e.strerror or e}); training continues.")
