@@ -12,7 +12,7 @@ Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the sa
 replicated over all devices), process 0 alone writes --out and prints.
 
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K --class_grid --truncated_z=T (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
+  --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
   --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
@@ -39,6 +39,10 @@ flags.DEFINE_string("steps_sweep", None, "Diffusion: decode the same noise with 
 flags.DEFINE_bool("chain", None, "EBM: write the Langevin chain strip at the reference's steps.")
 flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generator).")
 flags.DEFINE_float("truncated_z", None, "GANs: sample z from N(0, I) truncated to [-t, t] (the truncation trick).")
+flags.DEFINE_integer("dot_steps", None, "GANs: gradient steps of discriminator optimal transport after the generator "
+                     "(0: the generator's own samples; default config.sample.dot_steps).")
+flags.DEFINE_float("dot_step_size", None, "GANs: the step size of --dot_steps, in data units.")
+flags.DEFINE_float("dot_k", None, "GANs: K_eff of --dot_steps: samples move where the critic rises faster than K.")
 flags.DEFINE_integer("interpolate", None, "Frames of an interpolation between pairs of latents/noises.")
 flags.DEFINE_integer("latent_grid", None, "AE/VAE: decode an n x n grid over the first two latent dimensions.")
 flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K, boundary:LABEL, file:PATH.npy, or a "
@@ -51,7 +55,8 @@ flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 
 cli.define_distributed_flags()
 
 OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
-                "interpolate", "latent_grid", "direction", "alphas", "mix-crossover", "layer_weights", "noise_mode")
+                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "direction", "alphas", "mix-crossover",
+                "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:

@@ -2,6 +2,7 @@
 
   python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
                             [--steps=K]   # sampler steps for EBM/diffusion runs
+                            [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
 
 What is measured (jaxgen.metrics):
   toy2d/<name>                 energy distance and RBF-MMD against fresh true samples; for 8gaussians/25gaussians
@@ -280,7 +281,7 @@ def main(argv):
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
   multihost.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
                                              "<workdir>/evaluate.json)") if lead else None, "write the JSON")
-  options = {"steps": FLAGS.steps} if FLAGS.steps is not None else {}
+  options = {name: FLAGS[name].value for name in ("steps", "dot_steps") if FLAGS[name].value is not None}
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=lead, sample_options=options)
   if not lead:
     return
@@ -298,6 +299,8 @@ def _define_flags():
   flags.DEFINE_integer("seed", 0, "Sampling seed.")
   flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
   flags.DEFINE_integer("steps", None, "Sampler steps (EBM Langevin / diffusion), overriding config.sample.steps.")
+  flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
+                       "config.sample.dot_steps (0: score the generator's own samples).")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
   from jaxgen import cli
   cli.define_distributed_flags()

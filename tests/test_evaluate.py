@@ -89,3 +89,22 @@ def test_evaluate_conditional_gan_digits_in_process(tmp_path, monkeypatch):
   assert 0.0 <= m["label_accuracy"] <= 1.0 and 0.0 <= m["confidence"] <= 1.0
   assert m["fd_real"] < m["fd"]                      # an untrained generator is far from the data
   assert "label_accuracy" in evaluate.format_table(result)
+
+
+def test_evaluate_wgan_gp_toy2d_applies_the_configs_dot_and_dot_steps_0_turns_it_off(tmp_path):
+  """An untrained wgan_gp_toy2d Run: the evaluation samples with config.sample's DOT unless --dot_steps=0."""
+  import jax
+  import numpy as np
+  from jaxgen import data as jdata, evaluate, families
+  from jaxgen.run import Run
+  config = load_config("wgan_gp_toy2d", **{"model.mlp_hidden": (16, 16, 16)})
+  assert config.sample.dot_steps > 0
+  family = families.get(config.family)
+  state = family.init(config, jax.random.PRNGKey(0), jdata.example_batch(config, 10))
+  run = Run(workdir=str(tmp_path), config=config, state=state, family=family, step=0)
+  with_dot = evaluate.evaluate(run, num=200)["metrics"]
+  off = evaluate.evaluate(run, num=200, sample_options={"dot_steps": 0})
+  assert off["sample_options"] == {"dot_steps": 0}
+  explicit = evaluate.evaluate(run, num=200, sample_options=config.sample.to_dict())["metrics"]
+  np.testing.assert_allclose(explicit["energy_distance"], with_dot["energy_distance"], rtol=1e-6)
+  assert abs(off["metrics"]["energy_distance"] - with_dot["energy_distance"]) > 1e-6
