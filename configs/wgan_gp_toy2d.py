@@ -25,8 +25,8 @@ Measured (3 x 10,000 samples each; high-quality = within 3 std of a mode; true G
   2                     25/25, 92.0 % (rKL 0.0016)  25/25, 99.6 % (rKL 0.0014)
   seed 0, 8,000 steps   25/25, 95.8 % (rKL 0.0032)  25/25, 98.9 % (rKL 0.0034)
 DOT needs a critic that is flat inside the modes. Plain gradient ascent on C instead (x += 0.01 grad C, 30 steps)
-empties a mode the generator over-fills (a valley of C): on seed 1 it took one mode from 332 to 207 of 10,000
-samples and tripled the reverse KL. A critic still steep inside the modes breaks DOT the same way: after 8,000
+empties a mode the generator over-fills (a valley of C): on seed 1 the least-filled mode fell from 332 to 207 of
+10,000 samples and the reverse KL tripled. A critic still steep inside the modes breaks DOT the same way: after 8,000
 steps at lr 2e-3 (|grad C| ~0.9 in the modes) DOT gives 94.0 % with the reverse KL up from 0.003 to 0.016.
 Ablations of training (seed 0, generator alone): without the lr decay, 20 % at 2,000 steps (9/25 modes); with
 the decay, the same real batch for all 5 critic updates (the notebooks' way) gives 82 % at 3,000 steps and 89 % at
