@@ -136,7 +136,8 @@ def discriminator_optimal_transport(critic_fn, x: jax.Array, k_eff: float, step_
   falls below K_eff, so the result is a stationary point rather than a travel budget: with K_eff below the
   slope of a WGAN-GP critic on its transport paths (≈ 1 from the gradient penalty), samples stranded between
   modes (|∇C| ≈ 1) move into the modes, where the critic is flat, and samples already inside a mode stay — also
-  in a mode the generator over-fills (a valley of C), which plain gradient ascent on C would empty.
+  in a mode the generator over-fills (a valley of C), which plain gradient ascent on C would empty. A critic whose
+  slope inside the modes exceeds K_eff moves their samples too (configs/wgan_gp_toy2d.py measures both cases).
   critic_fn: (B, ...) -> (B,) scores, each depending on its own example only; x: (B, ...) generator outputs in
   data space (2-D points, or images in [−1, 1]). Returns y*, shaped like x.
   """
