@@ -12,7 +12,8 @@ Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the sa
 replicated over all devices), process 0 alone writes --out and prints.
 
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
+  --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
+  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
   --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
@@ -55,8 +56,8 @@ flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 
 cli.define_distributed_flags()
 
 OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
-                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "direction", "alphas", "mix-crossover",
-                "layer_weights", "noise_mode")
+                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "direction", "alphas",
+                "mix-crossover", "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:

@@ -14,8 +14,8 @@ Sampling moves each generated point by discriminator optimal transport (DOT, Tan
 `gan.discriminator_optimal_transport`): y = argmin |y - x| - C(y)/K with K = 0.5, 100 gradient steps of 0.01
 (converged: 200 steps change the high-quality fraction by < 0.1 point). The generator maps a connected latent
 plane onto 25 separate modes, so 5-7 % of its samples lie on bridges between modes; there the critic rises with
-slope ~1 (the gradient penalty's), inside the modes it is flatter (median |grad C| 0.3), so DOT moves the bridge points into
-the modes and leaves the others. `sample.py --dot_steps=0` (or `jaxgen.evaluate --dot_steps=0`) gives the
+slope ~1 (the gradient penalty's), inside the modes it is flatter (median |grad C| 0.3), so DOT moves the bridge
+points into the modes and leaves the others. `sample.py --dot_steps=0` (or `jaxgen.evaluate --dot_steps=0`) gives the
 generator's own samples.
 
 Measured (3 x 10,000 samples each; high-quality = within 3 std of a mode; true Gaussians give 98.9 %):
