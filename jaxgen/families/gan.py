@@ -564,7 +564,7 @@ def sample(state: GANState, key: jax.Array, num: int, label: int | None = None,
   discriminator optimal transport (`discriminator_optimal_transport`; 0 steps: the generator's own samples).
   """
   options = _check_options(state, {"label": label, "truncated_z": truncated_z, **options},
-                           ("label", "truncated_z", "dot_steps", "dot_step_size", "dot_k"))
+                           tuple(o for o in SAMPLE_OPTIONS if o != "class_grid"))   # a grid is sample_outputs
   k_label, k_z = jax.random.split(key)
   labels = _labels(state, k_label, num, label)
   return _generate(state, k_z, int(num), labels, jnp.float32(truncated_z or 0.0), *_dot(options))
