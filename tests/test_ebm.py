@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from jaxgen import config as config_lib
+from jaxgen import families
 from jaxgen.errors import JaxgenError
 from jaxgen.families import ebm
 from jaxgen.metrics import density
@@ -31,7 +31,7 @@ def tiny_toy_config():
 def test_configs_validate():
   for name in ("ebm_mnist", "ebm_digits", "ebm_toy2d"):
     c = load_config(name)
-    config_lib.validate(c)
+    families.check_config(c)
   bad = load_config("ebm_digits")
   bad.model.buffer_size = 16
   with pytest.raises(JaxgenError, match="buffer_size"):
@@ -49,7 +49,7 @@ def test_configs_validate():
 def test_reference_network_parameter_count_and_strided_conv_equivalence():
   c = load_config("ebm_mnist")
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 1), minval=-1, maxval=1)
-  net = ebm.make_net(c)
+  net = ebm.build_networks(c)
   params = jax.jit(net.init)(jax.random.PRNGKey(1), x)
   assert sum(p.size for p in jax.tree.leaves(params)) == 76_993
   ref = ebm.EnergyNet(conv_impl="lax")  # XLA's own convolution, an independent computation of the same net
@@ -341,7 +341,7 @@ def test_annealed_training_chain_is_a_python_loop_of_geometric_steps():
 
 
 def test_linear_learning_rate_decay():
-  from jaxgen.train.updates import learning_rate
+  from jaxgen.nn.updates import learning_rate
   lr = learning_rate(1e-3, "linear", 100)
   np.testing.assert_allclose([lr(0), lr(50), lr(100), lr(150)], [1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
   assert learning_rate(1e-3, "none", 100) == 1e-3

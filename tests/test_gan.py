@@ -159,7 +159,7 @@ def _module_types(module, variables, *args, **kwargs):
 @pytest.mark.parametrize("name", ["wgan_gp_celeba", "cgan_celeba", "wgan_gp_digits", "cgan_digits"])
 def test_wgan_gp_critic_has_no_batch_norm(name):
   c = load_config(name)
-  _, critic = gan.build_models(c)
+  _, critic = gan.build_networks(c)
   s = c.data.image_size
   x = jnp.zeros((2, s, s, c.data.channels))
   onehot = jnp.zeros((2, c.model.num_classes)) if c.model.num_classes else None
@@ -172,7 +172,7 @@ def test_wgan_gp_critic_has_no_batch_norm(name):
 
 def test_dcgan_discriminator_has_batch_norm():
   c = load_config("dcgan_digits")
-  _, d = gan.build_models(c)
+  _, d = gan.build_networks(c)
   variables = jax.eval_shape(lambda: d.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 16, 1)), train=False))
   assert "batch_stats" in variables
 
@@ -188,7 +188,7 @@ def _count(tree):
 ])
 def test_reference_parameter_counts(name, g_total, g_train, d_total, d_train):
   c = load_config(name)
-  g, d = gan.build_models(c)
+  g, d = gan.build_networks(c)
   k = c.model.num_classes
   z = jnp.zeros((2, c.model.latent_dim))
   x = jnp.zeros((2, 64, 64, c.data.channels))
@@ -203,7 +203,7 @@ def test_reference_parameter_counts(name, g_total, g_train, d_total, d_train):
 def test_generator_adapts_to_image_size(size):
   c = load_config("wgan_gp_celeba")
   c.data.image_size = size
-  g, d = gan.build_models(c)
+  g, d = gan.build_networks(c)
   n = gan_nets.num_blocks(size)
   assert len(g.features) == n and len(d.features) == n
   assert g.features == (512, 256, 128, 64)[-n:] and d.features == (64, 128, 256, 512)[:n]

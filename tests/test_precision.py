@@ -152,8 +152,8 @@ def test_policy_leaves_float32_auto_networks_unchanged():
   """The default config gets the module itself (nothing changes for float32 runs)."""
   from jaxgen.families import autoencoder
   config = load_config("ae_digits")
-  assert isinstance(autoencoder.build_model(config, False), autoencoder.AutoEncoder)
+  assert isinstance(autoencoder.build_networks(config), autoencoder.AutoEncoder)
   config = load_config("ae_digits", **{"model.dtype": "bfloat16"})
-  net = autoencoder.build_model(config, False)
+  net = autoencoder.build_networks(config)
   assert isinstance(net, policy.Policy) and net.dtype == "bfloat16" and net.encoder.latent_dim == 2
-  assert hash(net) == hash(autoencoder.build_model(config, False))
+  assert hash(net) == hash(autoencoder.build_networks(config))

@@ -1,10 +1,10 @@
-"""jaxgen.train.updates: the optimizer step and EMA every family uses, against hand-computed values."""
+"""jaxgen.nn.updates: the optimizer step and EMA every family uses, against hand-computed values."""
 import chex
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgen.train import updates
+from jaxgen.nn import updates
 
 
 def test_apply_gradients_is_one_sgd_step():

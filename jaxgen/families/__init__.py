@@ -1,39 +1,46 @@
-"""Generative families and the protocol they share (docs/design.md §2).
+"""Generative families and the one protocol they share (docs/design.md §2).
 
-A family is a module with these functions; `train.py`, `sample.py`, `jaxgen.load`, the evaluator and the
-benchmarks know families only through them:
+A family is a module with exactly the names of :class:`Family`; `train.py`, `sample.py`, `jaxgen.load`, the
+evaluator and the benchmarks know families only through them.
 
-  init(config, key, example_batch) -> State
-      State is a `flax.struct.dataclass`. Its pytree leaves are everything that changes during training
-      (params, optimizer states, batch_stats, EMA params, replay buffer + fill count, step, ...); what does
-      not change (Flax modules, optax transformations, hyperparameters) lives in
-      `flax.struct.field(pytree_node=False)` fields, so `train_step` needs nothing but its arguments.
-      A checkpoint of the leaves resumes exactly. `key` is a raw uint32 key (`jax.random.PRNGKey`).
-  train_step(state, batch, key) -> (state, metrics)
-      Pure; jitted ONCE by the loop with the batch sharded along the mesh axis 'data'. `batch` is a dict:
-      "x": float32, images NHWC in the config's data.range or 2-D points (B, 2); "label": int32 (B,) where
-      the data set has labels. metrics: dict of float32 scalars; the main one is called "loss" unless the
-      reference names it otherwise (then list it first in `LOSS_KEYS`).
-  eval_step(state, batch, key) -> metrics           (optional)
+  HParams        frozen dataclass of the static settings (hashable: a non-pytree field of State).
+  State          `flax.struct.dataclass`. Pytree leaves: everything that changes during training (params,
+                 optimizer states, BatchNorm statistics, EMA params, replay buffer, step, ...); Flax modules,
+                 optax transformations and `hp: HParams` are `struct.field(pytree_node=False)`, so `train_step`
+                 needs nothing but its arguments and a checkpoint of the leaves resumes exactly.
+  LOSS_KEYS      metric names shown first on the progress line (the reference's names, main one first).
+  SAMPLE_OPTIONS the keyword options `sample` accepts.
+  validate_config(config) -> None         raises JaxgenError for bad family settings.
+  build_networks(config)                  the Flax module(s) under the config's nn.policy (dtype, conv_impl):
+                                          one module, or (generator, critic) for gan / stylegan.
+  make_optimizer(config)                  an optax transformation; (g_tx, d_tx) for gan / stylegan.
+  init(config, key, example_batch) -> State       `key`: raw uint32 key (`jax.random.PRNGKey`).
+  train_step(state, batch, key) -> (State, metrics)
+      Pure; jitted once by the loop with the batch sharded along mesh axis 'data'. batch: {"x": float32 images
+      (B, H, W, C) in the config's data.range, or points (B, 2); "label": int32 (B,) where the data set has
+      labels}. metrics: dict of float32 scalars.
   sample(state, key, num, **options) -> array
-      Images: float32 NHWC in [0, 1]; 2-D points: float32 (num, 2) in data coordinates. Unknown options
-      raise JaxgenError. Iterative samplers use lax.scan inside.
-  validate_config(config)                           (optional) raises JaxgenError for bad family settings.
-  sample_outputs(state, config, key, num, options) -> dict   (optional) what `sample.py` writes:
-      {"samples": array, "labels": optional int array, "ncols": optional int, "row_labels": optional list of
-      str (one per grid row, drawn left of it), "col_labels": optional list of str (one per grid column, drawn
-      above it)}; the default calls `sample`.
-  save_figures(state, config, directory, step)      (optional) family-specific pictures the loop writes
-      next to the sample grids (e.g. the EBM's energy landscape on toy data).
+      Images float32 (num, H, W, C) in [0, 1]; points float32 (num, 2) in data coordinates. Unknown options
+      raise JaxgenError. Iterative samplers run lax.scan inside.
+Optional hooks: present on every family module, `None` where the family has none.
+  eval_step(state, batch, key) -> metrics
+  sample_outputs(state, config, key, num, options) -> dict   what `sample.py` writes: {"samples": array,
+      "labels": int array, "ncols": int, "row_labels": [str] one per grid row, "col_labels": [str] one per
+      column} (all but "samples" optional); None: `sample.py` calls `sample`.
+  save_figures(state, config, directory, step) -> None        family pictures the loop writes next to the grids.
 
-Register a new family by adding one line to FAMILIES below.
+Register a new family by adding one line to FAMILIES.
 """
 import importlib
-import types
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
-from jaxgen.errors import JaxgenError
+import ml_collections
 
-# family name (config.family) -> module implementing the protocol above.
+from jaxgen import data
+from jaxgen.errors import JaxgenError, check
+from jaxgen.nn import policy
+
+# family name (config.family) -> module implementing Family.
 FAMILIES = {
     "autoencoder": "jaxgen.families.autoencoder",
     "vae": "jaxgen.families.vae",
@@ -44,8 +51,58 @@ FAMILIES = {
 }
 
 
-def get(name: str) -> types.ModuleType:
-  """Returns the family module for `config.family`; a clear JaxgenError for an unknown name."""
+@runtime_checkable
+class Family(Protocol):
+  """The names every family module defines (see the module docstring for their contracts)."""
+  HParams: type
+  State: type
+  LOSS_KEYS: tuple
+  SAMPLE_OPTIONS: tuple
+  eval_step: Optional[Callable[..., Any]]
+  sample_outputs: Optional[Callable[..., Any]]
+  save_figures: Optional[Callable[..., Any]]
+
+  def validate_config(self, config) -> None: ...
+  def build_networks(self, config): ...
+  def make_optimizer(self, config): ...
+  def init(self, config, key, example_batch): ...
+  def train_step(self, state, batch, key): ...
+  def sample(self, state, key, num, **options): ...
+
+
+def get(name: str) -> Family:
+  """The family module for `config.family`; a one-line JaxgenError for an unknown name."""
   if name not in FAMILIES:
     raise JaxgenError(f"family={name!r} is not a known family; choose one of {', '.join(sorted(FAMILIES))}.")
   return importlib.import_module(FAMILIES[name])
+
+
+def _check_shared(config: ml_collections.ConfigDict) -> None:
+  """The keys every family shares; JaxgenError naming the bad value and what is allowed."""
+  data.check_name(config.data.name)
+  check(config.data.channels in (1, 3), f"data.channels={config.data.channels!r} is not allowed; choose 1 or 3.")
+  check(config.data.range in ("unit", "symmetric"),
+        f"data.range={config.data.range!r} is not allowed; choose 'unit' or 'symmetric'.")
+  policy.validate(config)
+  check(int(config.data.image_size) >= 4, f"data.image_size={config.data.image_size!r} must be at least 4.")
+  check(int(config.data.pad) >= 0, f"data.pad={config.data.pad!r} must be >= 0.")
+  for key in ("num_steps", "batch_size", "log_every", "keep_checkpoints"):
+    value = config.train[key]
+    check(isinstance(value, int) and value > 0, f"train.{key}={value!r} must be a positive integer.")
+  for key in ("eval_every", "checkpoint_every", "sample_every"):
+    value = config.train[key]
+    check(isinstance(value, int) and value >= 0, f"train.{key}={value!r} must be an integer >= 0 (0 turns it off).")
+
+
+def check_config(config: ml_collections.ConfigDict) -> Family:
+  """Validates `config` once (family name, shared keys, then the family's `validate_config`) and returns the
+  family module. A key the config lacks becomes a one-line JaxgenError naming it."""
+  family = get(config.family)
+  try:
+    _check_shared(config)
+    family.validate_config(config)
+  except (AttributeError, KeyError) as e:   # a config file written without a key the family reads
+    key = str(e.args[0]).strip("'\"") if e.args else "?"
+    raise JaxgenError(f"the config does not define the key {key!r} that the {config.family} family needs; "
+                      f"the configs/ files of this family list every key it reads.") from None
+  return family

@@ -36,9 +36,9 @@ from flax import struct
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.latent.grid import latent_grid
 from jaxgen.nn import layers, policy
-from jaxgen.train import updates
+from jaxgen.nn import updates
 
-LOSS_KEYS = ["loss"]
+LOSS_KEYS = ("loss",)
 SAMPLE_OPTIONS = ("latent_grid",)
 RENAMED_OPTIONS = {"interpolate": "latent_grid"}
 
@@ -126,8 +126,9 @@ class AutoEncoder(nn.Module):
     return self.decoder(self.encoder(x, train), train)
 
 
-def build_model(config, variational: bool) -> AutoEncoder:
-  """The AutoEncoder module a config describes."""
+def build_networks(config) -> AutoEncoder:
+  """The AutoEncoder module a config describes (variational heads for config.family == "vae")."""
+  variational = config.family == "vae"
   m, d = config.model, config.data
   enc_f = tuple(m.encoder_features)
   side = int(d.image_size) // 2 ** len(enc_f)
@@ -228,7 +229,7 @@ def make_optimizer(config) -> optax.GradientTransformation:
 
 def init(config, key, example_batch) -> State:
   validate_config(config)
-  model = build_model(config, variational=False)
+  model = build_networks(config)
   x = jnp.asarray(example_batch["x"][:1], jnp.float32)
   variables = model.init(key, x)
   tx = make_optimizer(config)
@@ -360,3 +361,6 @@ def sample_outputs(state: State, config, key, num: int, options) -> dict:
   """`sample.py` outputs: samples, or with `latent_grid=n` the n×n decoded grid over the box (ncols n)."""
   del config
   return grid_outputs(sample, "the autoencoder family", state, key, num, options)
+
+
+save_figures = None

@@ -47,9 +47,9 @@ from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
 from jaxgen.samplers import diffusion as samplers
 from jaxgen.samplers import schedules
-from jaxgen.train import updates
+from jaxgen.nn import updates
 
-LOSS_KEYS = ["n_loss"]
+LOSS_KEYS = ("n_loss",)
 NETWORKS = ("unet", "mlp")
 LOSSES = ("mae", "mse")
 SAMPLERS = ("ddim", "ddpm")
@@ -59,7 +59,7 @@ REFERENCE_STEPS_SWEEP = (1, 2, 3, 5, 20, 100)
 
 
 @dataclasses.dataclass(frozen=True)
-class DiffusionHParams:
+class HParams:
   """Hyperparameters fixed for a run (hashable: a static field of the State)."""
   schedule: str
   min_signal_rate: float
@@ -76,7 +76,7 @@ class DiffusionHParams:
 
 
 @struct.dataclass
-class DiffusionState:
+class State:
   """step; network params / BN statistics / AdamW state; their EMA (used for sampling); normaliser statistics."""
   step: jax.Array
   params: Any
@@ -88,7 +88,7 @@ class DiffusionState:
   norm_var: jax.Array        # (C,) per-channel biased variance
   network: nn.Module = struct.field(pytree_node=False)
   tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: DiffusionHParams = struct.field(pytree_node=False)
+  hp: HParams = struct.field(pytree_node=False)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -117,23 +117,26 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   check(isinstance(s.steps, int) and s.steps > 0, f"sample.steps={s.steps!r} must be a positive integer.")
 
 
-def build_network(config) -> nn.Module:
-  """The eps-network a config describes: the U-Net for images, the MLP denoiser for toy 2-D points."""
+def build_networks(config) -> nn.Module:
+  """The eps-network a config describes (under its nn.policy): the U-Net for images, the MLP denoiser for toy
+  2-D points."""
   m = config.model
   if m.network == "mlp":
-    return MLPDenoiser(hidden=tuple(m.hidden), embedding_dim=m.embedding_dim)
-  return UNet(widths=tuple(m.widths), block_depth=m.block_depth, bottleneck_width=m.bottleneck_width,
-              bottleneck_depth=m.bottleneck_depth, embedding_dim=m.embedding_dim, conv_impl=m.conv_impl)
+    return policy.configure(MLPDenoiser(hidden=tuple(m.hidden), embedding_dim=m.embedding_dim), config)
+  return policy.configure(UNet(widths=tuple(m.widths), block_depth=m.block_depth, bottleneck_width=m.bottleneck_width,
+              bottleneck_depth=m.bottleneck_depth, embedding_dim=m.embedding_dim, conv_impl=m.conv_impl),
+                          config)
 
 
-def make_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Keras AdamW(1e-3, weight_decay=1e-4): decoupled decay on every variable (no mask), epsilon 1e-7."""
+  optim = config.optim
   return optax.adamw(optim.learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps, weight_decay=optim.weight_decay)
 
 
-def _hparams(config, example_shape) -> DiffusionHParams:
+def _hparams(config, example_shape) -> HParams:
   m = config.model
-  return DiffusionHParams(
+  return HParams(
       schedule=m.schedule, min_signal_rate=float(m.min_signal_rate), max_signal_rate=float(m.max_signal_rate),
       loss=m.loss, ema_decay=float(m.ema_decay), ema_warmup=bool(m.ema_warmup), ddpm_variance=m.ddpm_variance,
       data_range="points" if data_lib.is_toy2d(config) else config.data.range, example_shape=tuple(example_shape))
@@ -151,16 +154,16 @@ def adapt_normalizer(x) -> tuple[np.ndarray, np.ndarray]:
   return mean.astype(np.float32), var.astype(np.float32)
 
 
-def with_normalizer(state: DiffusionState, mean, var) -> DiffusionState:
+def with_normalizer(state: State, mean, var) -> State:
   """The State with the given normalisation statistics (C,)."""
   return state.replace(norm_mean=jnp.asarray(mean, jnp.float32), norm_var=jnp.asarray(var, jnp.float32))
 
 
-def normalize(state: DiffusionState, x):
+def normalize(state: State, x):
   return (x - state.norm_mean) / jnp.maximum(jnp.sqrt(state.norm_var), 1e-7)
 
 
-def denormalize(state: DiffusionState, y):
+def denormalize(state: State, y):
   """Normalised model output -> images float32 in [0, 1] (clipped), or toy points in data coordinates."""
   x = state.norm_mean + y * jnp.sqrt(state.norm_var)
   rng = state.hp.data_range
@@ -175,18 +178,18 @@ def denormalize(state: DiffusionState, y):
 # Protocol.
 
 
-def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> DiffusionState:
+def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> State:
   """Initial State; normalisation statistics from `example_batch["x"]` (pass real training data, see above)."""
   validate_config(config)
   x = np.asarray(example_batch["x"], np.float32)
-  network = policy.configure(build_network(config), config)
+  network = build_networks(config)
   probe = jnp.zeros((1,) + x.shape[1:], jnp.float32)
   variables = network.init(key, probe, jnp.zeros((1,) + (1,) * (x.ndim - 1)), train=False)
   params = variables["params"]
   batch_stats = variables.get("batch_stats", {})
-  tx = make_optimizer(config.optim)
+  tx = make_optimizer(config)
   mean, var = adapt_normalizer(x)
-  return DiffusionState(
+  return State(
       step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats, opt_state=tx.init(params),
       ema_params=jax.tree.map(jnp.copy, params), ema_batch_stats=jax.tree.map(jnp.copy, batch_stats),
       norm_mean=jnp.asarray(mean), norm_var=jnp.asarray(var), network=network, tx=tx,
@@ -210,7 +213,7 @@ def _apply(state, params, batch_stats, x_t, noise_rates, train: bool):
   return state.network.apply(variables, x_t, noise_rates ** 2, train=False)
 
 
-def noised_batch(state: DiffusionState, x, key: jax.Array):
+def noised_batch(state: State, x, key: jax.Array):
   """(eps, x_t, noise_rates) for a training/test batch x in data units: x0 = normalize(x), t ~ U[0, 1) per
   example, eps ~ N(0, I), x_t = signal_rate(t)·x0 + noise_rate(t)·eps; noise_rates broadcast as (B, 1, ..., 1)."""
   schedule = state.hp.schedule_fn()
@@ -223,7 +226,7 @@ def noised_batch(state: DiffusionState, x, key: jax.Array):
   return eps, x_t, noise_rates
 
 
-def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[DiffusionState, dict]:
+def train_step(state: State, batch: dict, key: jax.Array) -> tuple[State, dict]:
   """One AdamW step on noise_loss(eps, eps_hat) (training-mode BatchNorm), then the EMA of params and BN stats."""
   hp = state.hp
   eps, x_t, noise_rates = noised_batch(state, batch["x"], key)
@@ -242,7 +245,7 @@ def train_step(state: DiffusionState, batch: dict, key: jax.Array) -> tuple[Diff
   return new_state, {"n_loss": loss}
 
 
-def eval_step(state: DiffusionState, batch: dict, key: jax.Array) -> dict:
+def eval_step(state: State, batch: dict, key: jax.Array) -> dict:
   """n_loss of the EMA network in inference mode (the reference's test_step)."""
   eps, x_t, noise_rates = noised_batch(state, batch["x"], key)
   eps_hat = _apply(state, state.ema_params, state.ema_batch_stats, x_t, noise_rates, train=False)
@@ -253,7 +256,7 @@ def eval_step(state: DiffusionState, batch: dict, key: jax.Array) -> dict:
 # Sampling.
 
 
-def eps_fn(state: DiffusionState, use_ema: bool = True):
+def eps_fn(state: State, use_ema: bool = True):
   """The sampler's eps_fn(x_t, noise_rates, signal_rates): the EMA network (default) in inference mode."""
   params = state.ema_params if use_ema else state.params
   batch_stats = state.ema_batch_stats if use_ema else state.batch_stats
@@ -261,7 +264,7 @@ def eps_fn(state: DiffusionState, use_ema: bool = True):
 
 
 @functools.partial(jax.jit, static_argnames=("steps", "sampler"))
-def _reverse(state: DiffusionState, initial_noise, key, steps: int, sampler: str):
+def _reverse(state: State, initial_noise, key, steps: int, sampler: str):
   schedule = state.hp.schedule_fn()
   if sampler == "ddim":
     x0_hat = samplers.ddim(eps_fn(state), initial_noise, schedule, steps)
@@ -278,7 +281,7 @@ def _check_steps(steps) -> int:
   return steps
 
 
-def generate(state: DiffusionState, key: jax.Array, num: int, steps: int = 20, initial_noise=None,
+def generate(state: State, key: jax.Array, num: int, steps: int = 20, initial_noise=None,
              sampler: str = "ddim") -> jax.Array:
   """The reference's `generate`: reverse diffusion from N(0, I) (or the given `initial_noise` (num, *shape)).
 
@@ -297,7 +300,7 @@ def generate(state: DiffusionState, key: jax.Array, num: int, steps: int = 20, i
   return _reverse(state, initial_noise, k_sampler, steps, sampler)
 
 
-def sample(state: DiffusionState, key: jax.Array, num: int, **options) -> jax.Array:
+def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
   """num samples (images in [0, 1] or toy points). Options: steps (20), sampler ("ddim" | "ddpm"), initial_noise."""
   options = supported_options("the diffusion family", options, SAMPLE_OPTIONS)
   return generate(state, key, num, options.get("steps", 20), options.get("initial_noise"),
@@ -328,7 +331,7 @@ def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Ar
   return jnp.swapaxes(path, 0, 1).reshape((num * frames,) + tuple(shape))
 
 
-def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, options: dict) -> dict:
+def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
   """What sample.py writes: {"samples", "ncols"?, "row_labels"?}.
 
   steps_sweep="1,2,3,5,20,100": the same `num` initial noises decoded with each step count, one row per count
@@ -356,3 +359,6 @@ def sample_outputs(state: DiffusionState, config, key: jax.Array, num: int, opti
     noise = interpolation_noises(k_noise, int(num), frames, shape)
     return {"samples": generate(state, k_sampler, num * frames, steps, noise, sampler), "ncols": frames}
   return {"samples": generate(state, key, num, steps, None, sampler)}
+
+
+save_figures = None

@@ -23,7 +23,7 @@ toy config uses α = 0.001.
          reference's np.random.binomial), otherwise a replay-buffer sample drawn uniformly with replacement
   fake ← langevin(E, x0; `langevin.steps` steps of size η = `langevin.step_size`, clip to the data range;
          with `langevin.step_size_end` > 0 the step anneals geometrically from η to it over the chain)
-  Adam step on `loss` (`jaxgen.train.updates.apply_gradients`; `optim.decay="linear"` decays the learning rate
+  Adam step on `loss` (`jaxgen.nn.updates.apply_gradients`; `optim.decay="linear"` decays the learning rate
   to 0 over `train.num_steps`); the refined `fake` are written back into the buffer.
 
 **Langevin kinds** (`model.langevin.kind`, see `jaxgen.samplers.langevin`):
@@ -84,9 +84,9 @@ from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn import layers, policy
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
-from jaxgen.train.updates import DECAYS, apply_gradients, learning_rate
+from jaxgen.nn.updates import DECAYS, apply_gradients, learning_rate
 
-LOSS_KEYS = ["loss", "cdiv", "reg", "real", "fake"]
+LOSS_KEYS = ("loss", "cdiv", "reg", "real", "fake")
 SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
 
 
@@ -232,12 +232,20 @@ def _data_range(config) -> tuple[float, float]:
   return (-1.0, 1.0) if config.data.range == "symmetric" else (0.0, 1.0)
 
 
-def make_net(config) -> nn.Module:
+def build_networks(config) -> nn.Module:
+  """The energy network E(x) (B, ...) -> (B,) under the config's nn.policy: MLP for toy2d, conv net for images."""
   m = config.model
   if m.kind == "mlp":
-    return MLPEnergy(hidden=tuple(m.hidden))
-  return EnergyNet(conv_features=tuple(m.conv_features), kernel_sizes=tuple(m.kernel_sizes),
-                   dense_features=int(m.dense_features), conv_impl=m.conv_impl)
+    return policy.configure(MLPEnergy(hidden=tuple(m.hidden)), config)
+  return policy.configure(EnergyNet(conv_features=tuple(m.conv_features), kernel_sizes=tuple(m.kernel_sizes),
+                                    dense_features=int(m.dense_features), conv_impl=m.conv_impl), config)
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+  """Adam(lr, b1, b2, eps); optim.decay="linear" decays lr to 0 over train.num_steps."""
+  o = config.optim
+  lr = learning_rate(float(o.learning_rate), o.get("decay", "none"), int(config.train.num_steps))
+  return optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
 
 
 def make_hparams(config) -> HParams:
@@ -327,12 +335,10 @@ def init(config, key: jax.Array, example_batch: dict) -> State:
   """Params (Keras init), Adam state and the replay buffer (`model.buffer_init` U(range) samples)."""
   k_params, k_buffer = jax.random.split(key)
   hp = make_hparams(config)
-  net = policy.configure(make_net(config), config)
+  net = build_networks(config)
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]
-  o = config.optim
-  lr = learning_rate(float(o.learning_rate), o.get("decay", "none"), int(config.train.num_steps))
-  tx = optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
+  tx = make_optimizer(config)
   buffer = replay_init(k_buffer, int(config.model.buffer_size), x.shape[1:], int(config.model.buffer_init),
                        hp.low, hp.high)
   return State(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), buffer=buffer,

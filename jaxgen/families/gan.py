@@ -45,14 +45,14 @@ from jaxgen import data as data_lib
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, require_keys, supported_options
 from jaxgen.nn import gan_nets, policy
-from jaxgen.train import updates
+from jaxgen.nn import updates
 
 OBJECTIVES = ("bce", "wgan", "wgan_gp")
 SAMPLE_OPTIONS = ("label", "class_grid", "truncated_z", "dot_steps", "dot_step_size", "dot_k")
 # `truncation` is ψ in W for the style-based generator; for these GANs the truncation trick is `truncated_z`.
 RENAMED_OPTIONS = {"truncation": "truncated_z"}
 # Main metrics for the progress bar, in order of preference (the reference's names).
-LOSS_KEYS = ["d_loss", "c_loss", "g_loss"]
+LOSS_KEYS = ("d_loss", "c_loss", "g_loss")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def discriminator_optimal_transport(critic_fn, x: jax.Array, k_eff: float, step_
 
 
 @dataclasses.dataclass(frozen=True)
-class GANHParams:
+class HParams:
   """What `train_step` and `sample` need besides the State's leaves (hashable, static under jit)."""
   objective: str
   latent_dim: int
@@ -169,7 +169,7 @@ class GANHParams:
 
 
 @struct.dataclass
-class GANState:
+class State:
   """Both players' parameters, BatchNorm statistics and optimizer states, and update counters.
 
   step: train_step calls; g_updates / d_updates: generator / critic (discriminator) optimizer updates so far.
@@ -187,7 +187,7 @@ class GANState:
   critic: nn.Module = struct.field(pytree_node=False)
   g_tx: optax.GradientTransformation = struct.field(pytree_node=False)
   d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  hp: GANHParams = struct.field(pytree_node=False)
+  hp: HParams = struct.field(pytree_node=False)
 
 
 # The model/optim keys every GAN config defines (the configs are the one source of their values).
@@ -236,8 +236,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         "'symmetric' ([-1, 1]).")
 
 
-def build_models(config, image_shape=None) -> tuple[nn.Module, nn.Module]:
-  """(generator, critic) for the config: MLPs for toy2d data, the DCGAN/WGAN-GP conv nets for images.
+def build_networks(config) -> tuple[nn.Module, nn.Module]:
+  """(generator, critic) for the config's data (toy2d points or data.image_size × data.channels images)."""
+  return _networks(config, None)
+
+
+def _networks(config, image_shape) -> tuple[nn.Module, nn.Module]:
+  """(generator, critic) under the config's nn.policy: MLPs for toy2d data, the DCGAN/WGAN-GP conv nets for
+  images of `image_shape` (H, W, C) (None: the config's).
 
   The objective picks the critic: "bce" → DCGAN discriminator (BatchNorm from the 2nd conv, no biases, dropout
   after every conv, LeakyReLU 0.2); "wgan"/"wgan_gp" → critic with biases, no normalisation, dropout from the 2nd
@@ -248,7 +254,8 @@ def build_models(config, image_shape=None) -> tuple[nn.Module, nn.Module]:
   objective = config.model.objective
   if data_lib.is_toy2d(config):
     hidden = tuple(config.model.mlp_hidden)
-    return gan_nets.MLPGenerator(hidden=hidden, out_dim=2), gan_nets.MLPCritic(hidden=hidden)
+    return (policy.configure(gan_nets.MLPGenerator(hidden=hidden, out_dim=2), config),
+            policy.configure(gan_nets.MLPCritic(hidden=hidden), config))
   size = int(image_shape[0]) if image_shape is not None else int(config.data.image_size)
   channels = int(image_shape[-1]) if image_shape is not None else int(config.data.channels)
   n = gan_nets.num_blocks(size)
@@ -268,7 +275,7 @@ def build_models(config, image_shape=None) -> tuple[nn.Module, nn.Module]:
   else:
     critic = gan_nets.ConvCritic(features=d_features, batch_norm=True, use_bias=False, slopes=(0.2,) * n,
                                  dropout=dropout, dropout_from=0, bn_momentum=momentum)
-  return generator, critic
+  return policy.configure(generator, config), policy.configure(critic, config)
 
 
 def learning_rate(optim: ml_collections.ConfigDict, num_updates: int) -> optax.ScalarOrSchedule:
@@ -281,20 +288,25 @@ def learning_rate(optim: ml_collections.ConfigDict, num_updates: int) -> optax.S
   return updates.learning_rate(float(optim.learning_rate), optim.decay, num_updates)
 
 
-def make_optimizer(optim: ml_collections.ConfigDict, num_updates: int = 1) -> optax.GradientTransformation:
-  """Adam(lr, b1, b2, eps=1e-7) as Keras (default), or RMSProp(lr) as the WGAN paper.
+def make_optimizer(config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """(g_tx, d_tx): Adam(lr, b1, b2, eps) as Keras (default), or RMSProp(lr) as the WGAN paper. For
+  optim.decay="linear" each decays over its updates in the whole run: train.num_steps for the generator,
+  train.num_steps · n_critic for a Wasserstein critic."""
+  num_steps = int(config.train.num_steps)
+  n_critic = 1 if config.model.objective == "bce" else int(config.model.n_critic)
+  return _optimizer(config.optim, num_steps), _optimizer(config.optim, num_steps * n_critic)
 
-  num_updates: the updates this optimizer makes in the whole run (for optim.decay="linear").
-  """
+
+def _optimizer(optim: ml_collections.ConfigDict, num_updates: int) -> optax.GradientTransformation:
   lr = learning_rate(optim, num_updates)
   if optim.name == "rmsprop":
     return optax.rmsprop(lr, decay=0.9, eps=1e-7)
   return optax.adam(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps)
 
 
-def hparams(config) -> GANHParams:
-  """The GANHParams of a (validated) config."""
-  return GANHParams(
+def hparams(config) -> HParams:
+  """The HParams of a (validated) config."""
+  return HParams(
       objective=config.model.objective,
       latent_dim=int(config.model.latent_dim),
       num_classes=int(config.model.num_classes),
@@ -307,22 +319,20 @@ def hparams(config) -> GANHParams:
       toy=data_lib.is_toy2d(config))
 
 
-def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> GANState:
+def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> State:
   """Initial State from the shapes of example_batch["x"] ((B, H, W, C) images or (B, 2) points)."""
   validate_config(config)
   hp = hparams(config)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
-  generator, critic = (policy.configure(n, config) for n in build_models(config, None if hp.toy else x.shape[1:]))
+  generator, critic = _networks(config, None if hp.toy else x.shape[1:])
   k_g, k_d, k_drop = jax.random.split(key, 3)
   z = jnp.zeros((x.shape[0], hp.latent_dim), jnp.float32)
   onehot = jnp.zeros((x.shape[0], hp.num_classes), jnp.float32) if hp.num_classes else None
   g_vars = generator.init(k_g, z, onehot, train=False)
   d_vars = critic.init({"params": k_d, "dropout": k_drop}, x, onehot, train=False)
-  num_steps = int(config.train.num_steps)    # one generator update per step; n_critic critic updates for WGANs
-  g_tx = make_optimizer(config.optim, num_steps)
-  d_tx = make_optimizer(config.optim, num_steps * (1 if hp.objective == "bce" else hp.n_critic))
+  g_tx, d_tx = make_optimizer(config)
   zero = lambda: jnp.zeros((), jnp.int32)    # distinct buffers: the loop donates the State
-  return GANState(
+  return State(
       step=zero(), g_params=g_vars["params"], g_batch_stats=dict(g_vars.get("batch_stats", {})),
       d_params=d_vars["params"], d_batch_stats=dict(d_vars.get("batch_stats", {})),
       g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
@@ -333,13 +343,13 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
 # Network application helpers (training mode threads BatchNorm statistics through).
 
 
-def _onehot(hp: GANHParams, labels):
+def _onehot(hp: HParams, labels):
   if not hp.num_classes:
     return None
   return jax.nn.one_hot(labels, hp.num_classes, dtype=jnp.float32)
 
 
-def _generate_train(state: GANState, g_params, g_stats, z, onehot):
+def _generate_train(state: State, g_params, g_stats, z, onehot):
   """G(z) in training mode: returns (fake, updated batch_stats)."""
   if not g_stats:
     return state.generator.apply({"params": g_params}, z, onehot, train=True), g_stats
@@ -348,7 +358,7 @@ def _generate_train(state: GANState, g_params, g_stats, z, onehot):
   return fake, new["batch_stats"]
 
 
-def _critic_train(state: GANState, d_params, d_stats, x, onehot, key):
+def _critic_train(state: State, d_params, d_stats, x, onehot, key):
   """C(x) or D(x) in training mode (dropout on with `key`): returns (scores (B,), updated batch_stats)."""
   if not d_stats:
     return state.critic.apply({"params": d_params}, x, onehot, train=True, rngs={"dropout": key}), d_stats
@@ -357,7 +367,7 @@ def _critic_train(state: GANState, d_params, d_stats, x, onehot, key):
   return out, new["batch_stats"]
 
 
-def _latents(hp: GANHParams, key, num):
+def _latents(hp: HParams, key, num):
   return jax.random.normal(key, (num, hp.latent_dim), jnp.float32)
 
 
@@ -365,7 +375,7 @@ def _latents(hp: GANHParams, key, num):
 # Training steps.
 
 
-def _bce_step(state: GANState, x, labels, key):
+def _bce_step(state: State, x, labels, key):
   """DCGAN: one forward pass, simultaneous D and G updates (docs/reference.md §4)."""
   hp = state.hp
   k_z, k_noise, k_drop_r, k_drop_f = jax.random.split(key, 4)
@@ -401,7 +411,7 @@ def _bce_step(state: GANState, x, labels, key):
   return new_state, metrics
 
 
-def _wasserstein_step(state: GANState, x, labels, key):
+def _wasserstein_step(state: State, x, labels, key):
   """n_critic critic updates (lax.scan) then one generator update (docs/reference.md §5, §6)."""
   hp = state.hp
   k_critic, k_gz, k_gdrop = jax.random.split(key, 3)
@@ -463,7 +473,7 @@ def _wasserstein_step(state: GANState, x, labels, key):
   return new_state, metrics
 
 
-def train_step(state: GANState, batch: dict, key: jax.Array) -> tuple[GANState, dict]:
+def train_step(state: State, batch: dict, key: jax.Array) -> tuple[State, dict]:
   """One training step: DCGAN's simultaneous update, or n_critic critic updates + one generator update.
 
   batch: {"x": (B, H, W, C) in [−1, 1] or (B, 2), "label": (B,) int32 for conditional models}.
@@ -487,7 +497,7 @@ def train_step(state: GANState, batch: dict, key: jax.Array) -> tuple[GANState, 
 
 
 @functools.partial(jax.jit, static_argnames=("num", "dot_steps"))
-def _generate(state: GANState, key: jax.Array, num: int, labels, truncated_z, dot_steps: int = 0,
+def _generate(state: State, key: jax.Array, num: int, labels, truncated_z, dot_steps: int = 0,
               dot_step_size=0.0, dot_k=1.0):
   """G(z) in inference mode (BatchNorm moving averages); z ~ N(0, I) truncated to [−t, t] per coordinate for
   t = truncated_z > 0 (the truncation trick of BigGAN), plain N(0, I) for t <= 0; then dot_steps > 0 moves the
@@ -515,7 +525,7 @@ def _generate(state: GANState, key: jax.Array, num: int, labels, truncated_z, do
   return preprocess.symmetric_to_unit(out)
 
 
-def _check_options(state: GANState, options: dict, allowed=SAMPLE_OPTIONS) -> dict:
+def _check_options(state: State, options: dict, allowed=SAMPLE_OPTIONS) -> dict:
   options = supported_options("the GAN family", options, allowed, renamed=RENAMED_OPTIONS)
   hp = state.hp
   if options.get("label") is not None or options.get("class_grid"):
@@ -555,22 +565,20 @@ def _labels(state, key, num, label):
   return jax.random.randint(key, (num,), 0, hp.num_classes, jnp.int32)
 
 
-def sample(state: GANState, key: jax.Array, num: int, label: int | None = None,
-           truncated_z: float | None = None, **options) -> jax.Array:
+def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
   """num samples: images (num, H, W, C) float32 in [0, 1], or (num, 2) points for toy2d.
 
   label: class for a conditional model (default: labels drawn uniformly). truncated_z=t: sample z from N(0, I)
   truncated to [−t, t] per coordinate. dot_steps=N, dot_step_size=η, dot_k=K: move each sample by
   discriminator optimal transport (`discriminator_optimal_transport`; 0 steps: the generator's own samples).
   """
-  options = _check_options(state, {"label": label, "truncated_z": truncated_z, **options},
-                           tuple(o for o in SAMPLE_OPTIONS if o != "class_grid"))   # a grid is sample_outputs
+  options = _check_options(state, options, tuple(o for o in SAMPLE_OPTIONS if o != "class_grid"))  # grid: outputs
   k_label, k_z = jax.random.split(key)
-  labels = _labels(state, k_label, num, label)
-  return _generate(state, k_z, int(num), labels, jnp.float32(truncated_z or 0.0), *_dot(options))
+  labels = _labels(state, k_label, num, options.get("label"))
+  return _generate(state, k_z, int(num), labels, jnp.float32(options.get("truncated_z") or 0.0), *_dot(options))
 
 
-def sample_outputs(state: GANState, config, key: jax.Array, num: int, options: dict) -> dict:
+def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
   """What sample.py writes: {"samples", "labels" (conditional models), "ncols", "row_labels" (class_grid)}.
 
   class_grid=True: one row per class (labelled "class k"), the same latents in every row (column j shares z_j),
@@ -594,3 +602,7 @@ def sample_outputs(state: GANState, config, key: jax.Array, num: int, options: d
   if labels is not None:
     out["labels"] = labels
   return out
+
+
+eval_step = None
+save_figures = None

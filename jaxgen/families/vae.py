@@ -38,9 +38,9 @@ from jaxgen.families import autoencoder as ae
 from jaxgen.latent import interpolate as interp
 from jaxgen.latent.grid import latent_grid
 from jaxgen.metrics import likelihood
-from jaxgen.train import updates
+from jaxgen.nn import updates
 
-LOSS_KEYS = ["loss", "reconstruction", "kl"]
+LOSS_KEYS = ("loss", "reconstruction", "kl")
 SAMPLE_OPTIONS = ae.SAMPLE_OPTIONS
 
 # KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,).
@@ -87,7 +87,11 @@ def gaussian_sigma(recon_weight: float, recon_reduction: str, num_pixels: int) -
 # State, init, steps.
 
 
+HParams = ae.HParams
 State = ae.BaseState   # params, batch_stats, opt_state, step; model, tx, hp static
+build_networks = ae.build_networks   # variational heads: config.family == "vae"
+make_optimizer = ae.make_optimizer
+save_figures = None
 
 
 def validate_config(config) -> None:
@@ -99,10 +103,10 @@ def validate_config(config) -> None:
 
 def init(config, key, example_batch) -> State:
   validate_config(config)
-  model = ae.build_model(config, variational=True)
+  model = build_networks(config)
   x = jnp.asarray(example_batch["x"][:1], jnp.float32)
   variables = model.init(key, x, method=lambda m, x: m.decode(m.encode(x)[0]))
-  tx = ae.make_optimizer(config)
+  tx = make_optimizer(config)
   return State(params=variables["params"], batch_stats=variables.get("batch_stats", {}),
                opt_state=tx.init(variables["params"]), step=jnp.zeros((), jnp.int32), model=model, tx=tx,
                hp=ae.HParams.from_config(config, variational=True))

@@ -10,11 +10,14 @@ Pure generator functions for the latent tools (`jaxgen.latent`):
   w = gen.mapping(params, z)                         (B, z_dim) -> (B, w_dim)
   x = gen.synthesis(params, w_plus, key, "random")   (B, L, w_dim) -> (B, R, R, C) in the data range [-1, 1]
 """
-from jaxgen.families.stylegan.model import HParams, State, build, init, validate_config
-from jaxgen.families.stylegan.outputs import (class_probability_along, find_direction, render, sample,
+from jaxgen.families.stylegan.model import HParams, State, build_networks, init, make_optimizer, validate_config
+from jaxgen.families.stylegan.outputs import (SAMPLE_OPTIONS, class_probability_along, find_direction, render, sample,
                                               sample_latents, sample_outputs)
 from jaxgen.families.stylegan.training import LOSS_KEYS, d_loss, g_loss, generate_mixed, r1_penalty, train_step
 
-__all__ = ["HParams", "State", "build", "init", "validate_config", "class_probability_along", "find_direction",
-           "render", "sample", "sample_latents", "sample_outputs", "LOSS_KEYS", "d_loss", "g_loss", "generate_mixed",
-           "r1_penalty", "train_step"]
+eval_step = None
+save_figures = None
+
+__all__ = ["HParams", "State", "LOSS_KEYS", "SAMPLE_OPTIONS", "validate_config", "build_networks", "make_optimizer",
+           "init", "train_step", "sample", "eval_step", "sample_outputs", "save_figures", "class_probability_along",
+           "find_direction", "render", "sample_latents", "d_loss", "g_loss", "generate_mixed", "r1_penalty"]

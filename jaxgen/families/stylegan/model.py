@@ -101,7 +101,7 @@ def check_sample_settings(settings: dict) -> None:
     choice("sample.interp_space", settings["interp_space"], ("w", "z"))
 
 
-def build(config):
+def build_networks(config):
   """(generator, discriminator) from a config: the generator of model.arch, jaxgen's residual discriminator."""
   m, d = config.model, config.data
   res, ch = int(d.image_size), int(d.channels)
@@ -118,17 +118,20 @@ def build(config):
   return type(gen)(policy.configure(gen.net, config)), policy.configure(disc, config)
 
 
-def _adam(o) -> optax.GradientTransformation:
-  return optax.adam(float(o.learning_rate), b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
+def make_optimizer(config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """(g_tx, d_tx): the same Adam(lr, b1, b2, eps) for both networks."""
+  o = config.optim
+  adam = lambda: optax.adam(float(o.learning_rate), b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
+  return adam(), adam()
 
 
 def init(config, key, example_batch) -> State:
   """A fresh State. model.inference_only (set by jaxgen.convert): only g_ema and w_avg, no discriminator/optimizers."""
   validate_config(config)
-  gen, disc = build(config)
+  gen, disc = build_networks(config)
   k_g, k_d = jax.random.split(key)
   g_params = gen.init(k_g)
-  g_tx, d_tx = _adam(config.optim), _adam(config.optim)
+  g_tx, d_tx = make_optimizer(config)
   w_avg = jnp.zeros((gen.w_dim,), jnp.float32)
   if config.model.inference_only:
     return inference_state(config, g_params, w_avg)
@@ -143,7 +146,7 @@ def init(config, key, example_batch) -> State:
 def inference_state(config, g_ema, w_avg) -> State:
   """The State of an inference-only run (model.inference_only): generator parameters `g_ema` and `w_avg` (w_dim,)
   only; no discriminator, no optimizer state (what jaxgen.convert writes)."""
-  gen, _ = build(config)
-  g_tx = d_tx = _adam(config.optim)
+  gen, _ = build_networks(config)
+  g_tx = d_tx = make_optimizer(config)[0]
   return State(jnp.zeros((), jnp.int32), {}, {}, (), (), g_ema, jnp.asarray(w_avg, jnp.float32), gen, None, g_tx,
                d_tx, HParams.from_config(config.model))

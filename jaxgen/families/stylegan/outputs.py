@@ -19,7 +19,7 @@ from jaxgen.latent.mixing import broadcast_layers, style_mix
 from jaxgen.latent.truncation import truncate
 
 # Settings read from config.sample (the loop passes config.sample to `sample`; sample_outputs reads them too).
-SAMPLE_SETTINGS = ("truncation", "noise_mode", "pca_samples", "boundary_samples", "layer_weights", "alpha_units",
+SAMPLE_OPTIONS = ("truncation", "noise_mode", "pca_samples", "boundary_samples", "layer_weights", "alpha_units",
                    "interp_space")
 # Options sample.py may pass that this family implements in `sample_outputs`.
 OUTPUT_OPTIONS = ("truncation", "interpolate", "direction", "alphas", "mix_crossover")
@@ -67,12 +67,14 @@ def sample_latents(state: State, key, num: int) -> jax.Array:
   return map_z(state, jax.random.normal(key, (num, state.generator.z_dim)))
 
 
-def sample(state: State, key, num: int, truncation: float = 1.0, noise_mode: str = "random", **settings):
-  """num images (num, R, R, C) in [0, 1]: z ~ N(0, I) -> EMA mapping -> truncation (psi) -> synthesis.
+def sample(state: State, key, num: int, **options):
+  """num images (num, R, R, C) in [0, 1]: z ~ N(0, I) -> EMA mapping -> truncation (psi, default 1) -> synthesis.
 
-  Other config.sample settings (`SAMPLE_SETTINGS`) are accepted and used by `sample_outputs` only.
+  Other config.sample settings (`SAMPLE_OPTIONS`) are accepted and used by `sample_outputs` only.
   """
-  supported_options("stylegan `sample`", settings, SAMPLE_SETTINGS, f" (and {', '.join(OUTPUT_OPTIONS)} in sample.py)")
+  settings = supported_options("stylegan `sample`", options, SAMPLE_OPTIONS,
+                               f" (and {', '.join(OUTPUT_OPTIONS)} in sample.py)")
+  truncation, noise_mode = settings.get("truncation", 1.0), settings.get("noise_mode", "random")
   check_sample_settings({"noise_mode": noise_mode, **settings})
   k_z, k_noise = jax.random.split(key)
   w = truncate(sample_latents(state, k_z, num), state.w_avg, float(truncation))
@@ -203,8 +205,8 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
   Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int}.
   """
-  supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_SETTINGS))
-  settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_SETTINGS}}
+  supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_OPTIONS))
+  settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_OPTIONS}}
   check_sample_settings(settings)
   psi = float(options.get("truncation", settings.get("truncation", 1.0)))
   noise_mode = settings.get("noise_mode", "random")

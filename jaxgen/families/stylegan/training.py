@@ -17,9 +17,9 @@ from jaxgen.errors import JaxgenError
 from jaxgen.families.gan import gradient_penalty
 from jaxgen.families.stylegan.model import State
 from jaxgen.latent.mixing import broadcast_layers, random_crossover, style_mix
-from jaxgen.train.updates import apply_gradients, ema_decay, ema_update
+from jaxgen.nn.updates import apply_gradients, ema_decay, ema_update
 
-LOSS_KEYS = ["d_loss", "g_loss"]
+LOSS_KEYS = ("d_loss", "g_loss")
 
 
 def r1_penalty(d_fn, real: jax.Array, gamma: float) -> jax.Array:
