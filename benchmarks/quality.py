@@ -4,7 +4,8 @@
   python benchmarks/quality.py --root=runs/quality --reuse                # evaluate the runs already in --root
   python benchmarks/quality.py --workdirs=ddm_digits=runs/ddm_digits,wgan_gp_toy2d=runs/wgan
   python benchmarks/quality.py --configs=wgan_gp_toy2d,ddm_digits --root=runs/quality --train --merge
-  python benchmarks/quality.py --markdown                                 # the table of the JSON, for the README
+  python benchmarks/quality.py --markdown                                 # the README's short table of the JSON
+  python benchmarks/quality.py --markdown=full                            # every metric (docs/results.md)
 
 Per config (QUALITY_CONFIGS), `python -m jaxgen.evaluate`'s metrics of its workdir (jaxgen.evaluate.evaluate):
   toy2d       modes covered / high-quality fraction (within 3 std) / reverse KL of 2,500 samples
@@ -110,6 +111,31 @@ def _fmt(v, spec):
   return f"{100 * v:.1f}" if spec == "pct" else spec.format(v)
 
 
+def key_metric(m: dict) -> str:
+  """The one-cell summary of a config's metrics for the README's short table."""
+  if "modes_covered" in m:
+    return f"{m['modes_covered']:.0f}/{m.get('num_modes', 0):.0f} modes, {100 * m['high_quality_fraction']:.1f} % within 3 std"
+  if "elbo" in m:
+    return f"ELBO {m['elbo']:.1f}, IWAE-100 {m['iwae_k100']:.1f} nats"
+  if "confidence" in m:
+    out = f"{100 * m['confidence']:.1f} % confident, FD {m['fd']:.1f} (real digits {m['fd_real']:.1f})"
+    return out + (f", label accuracy {100 * m['label_accuracy']:.1f} %" if "label_accuracy" in m else "")
+  return ""
+
+
+def short_table(results: list[dict]) -> str:
+  """One row per config: steps, training minutes and the key metric (the README's table)."""
+  lines = ["| config | steps | train (min) | key metric |", "|---|---|---|---|"]
+  for r in results:
+    if "error" in r:
+      lines.append(f"| {r['config']} | | | error: {r['error']} |")
+      continue
+    t = r.get("train", {}).get("train_seconds")
+    tmin = "" if t is None else f"{t / 60:.1f}" + ("*" if "estimated" in r["train"].get("how", "") else "")
+    lines.append(f"| {r['config']} | {r['num_steps']} | {tmin} | {key_metric(r['metrics'])} |")
+  return "\n".join(lines)
+
+
 def markdown_table(results: list[dict]) -> str:
   """One row per config, only the columns some config has; "load" = 1-min load average when training began,
   "*" on a time = estimated from the logged steps/s."""
@@ -138,7 +164,8 @@ def main(argv=None) -> int:
   p.add_argument("--workdirs", default="", help="name=path,... : evaluate these workdirs (implies --reuse).")
   p.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "quality_cpu.json"))
   p.add_argument("--merge", action="store_true", help="Keep the JSON's other configs; replace only these.")
-  p.add_argument("--markdown", action="store_true", help="Only print the table of the existing --json.")
+  p.add_argument("--markdown", nargs="?", const="short", choices=("short", "full"),
+                 help="Only print the table of the existing --json: short (the README's) or full (every metric).")
   p.add_argument("--timeout", type=int, default=7200, help="Seconds allowed per training run.")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
@@ -148,7 +175,7 @@ def main(argv=None) -> int:
     with open(args.json) as f:
       old = json.load(f)
   if args.markdown:
-    print(markdown_table(old.get("results", [])))
+    print((short_table if args.markdown == "short" else markdown_table)(old.get("results", [])))
     return 0
   if args.workdirs:
     dirs = dict(item.split("=", 1) for item in args.workdirs.split(",") if item)

@@ -1,4 +1,4 @@
-"""StyleGAN2 (compact) on the embedded digits at 16x16: the stylegan family's default, tens of minutes on CPU.
+"""StyleGAN2 (compact) on the embedded digits at 16x16: the stylegan family's default, minutes on CPU.
 
   python train.py --config=configs/stylegan_digits.py --workdir=runs/stylegan_digits
 """

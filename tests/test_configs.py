@@ -86,3 +86,15 @@ def test_the_assignment_reader_follows_aliases():
   assert assigned_keys("ebm_toy2d")[:3] == ["data.name", "data.image_size", "data.range"]
   assert "model.langevin.kind" in assigned_keys("ebm_toy2d")
   assert assigned_keys("cgan_digits") == ["model.num_classes"]
+
+
+def test_readme_quality_table_is_what_quality_py_prints():
+  """The README's short quality table is `python benchmarks/quality.py --markdown` of the committed JSON."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("quality", os.path.join(ROOT, "benchmarks", "quality.py"))
+  quality = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(quality)
+  with open(os.path.join(ROOT, "benchmarks", "results", "quality_cpu.json")) as f:
+    table = quality.short_table(json.load(f)["results"])
+  with open(os.path.join(ROOT, "README.md")) as f:
+    assert table in f.read()
