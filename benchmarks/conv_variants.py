@@ -7,7 +7,7 @@ them against `lax`) and plug into `jaxgen.nn.layers.Conv` / `ConvTranspose` as `
                            depth-to-space (no input dilation)
   conv_transpose_col2im    one (N·H·W, in) x (in, kh·kw·out) matmul, then each output phase sums its taps
   conv_im2col              the kh·kw strided slices concatenated on the channel axis, one matmul (XLA's own
-                           autodiff; `layers.conv_matmul` is the same forward pass with hand-written adjoints)
+                           autodiff; `conv.conv_matmul` is the same forward pass with hand-written adjoints)
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxgen.nn import layers
+from jaxgen.nn import conv
 
-PaddingLike = layers.PaddingLike
+PaddingLike = conv.PaddingLike
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,7 +83,7 @@ def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, strides: Sequence[i
   strides = tuple(int(s) for s in strides)
   kh, kw = kernel.shape[:2]
   if isinstance(padding, str):
-    pads = [layers.conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
+    pads = [conv.conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
   else:
     pads = [tuple(p) for p in padding]
   plans = [_subpixel_plan(int(n), int(k), s, int(pa), int(pb))
@@ -109,7 +109,7 @@ def conv_transpose_col2im(x: jax.Array, kernel: jax.Array, strides: Sequence[int
   strides = tuple(int(s) for s in strides)
   kh, kw, cin, cout = kernel.shape
   if isinstance(padding, str):
-    pads = [layers.conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
+    pads = [conv.conv_transpose_padding(k, s, padding) for k, s in zip((kh, kw), strides)]
   else:
     pads = [tuple(p) for p in padding]
   n, h, w, _ = x.shape
@@ -152,8 +152,8 @@ def conv_im2col(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding
   strides = tuple(int(s) for s in strides)
   kh, kw, cin, cout = kernel.shape
   n, h, w, _ = x.shape
-  (lo_h, hi_h), (lo_w, hi_w) = (layers.conv_padding(h, kh, strides[0], padding, 0),
-                                layers.conv_padding(w, kw, strides[1], padding, 1))
+  (lo_h, hi_h), (lo_w, hi_w) = (conv.conv_padding(h, kh, strides[0], padding, 0),
+                                conv.conv_padding(w, kw, strides[1], padding, 1))
   xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0), (0, 0, 0)))
   out_h = (h + lo_h + hi_h - kh) // strides[0] + 1
   out_w = (w + lo_w + hi_w - kw) // strides[1] + 1

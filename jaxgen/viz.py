@@ -15,6 +15,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from jaxgen.data import toy2d
+
 FIGURE_INCHES = 5.0      # side of the square 2-D plots
 FIGURE_DPI = 100         # -> 500 x 500 pixel plots
 LABEL_FONT_SIZE = 10     # points; row and column labels of image grids
@@ -136,7 +138,6 @@ def toy_reference(data_name: str | None, num: int = 2000):
   The true points are the first `num` points of the fixed test split; centres exist for the Gaussian mixtures.
   Anything that is not a toy2d name gives (None, None).
   """
-  from jaxgen.data import toy2d
   name = (data_name or "").removeprefix("toy2d/")
   if name not in toy2d.NAMES:
     return None, None

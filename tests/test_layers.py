@@ -1,4 +1,4 @@
-"""Keras-default layers and the fast exact convolution formulations (jaxgen.nn.layers)."""
+"""Keras-default layers and the fast exact convolution formulations (jaxgen.nn.layers, jaxgen.nn.conv)."""
 import os
 import sys
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from jaxgen.nn import layers
+from jaxgen.nn import conv, layers
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import conv_variants as variants  # noqa: E402  (the formulations only benchmarks/conv_formulations.py uses)
@@ -69,35 +69,35 @@ def test_conv_formulations_equal_flax(impl):
 
 @pytest.mark.parametrize("impl", ["subpixel", "col2im", "matmul"])
 def test_other_conv_transpose_formulations(impl):
-  fn = layers.resolve_impl(variants.CONV_TRANSPOSE[impl], transpose=True)
+  fn = conv.resolve_impl(variants.CONV_TRANSPOSE[impl], transpose=True)
   for k, s, padding, n in CASES[:5]:
     x = jax.random.normal(jax.random.PRNGKey(0), (2, n, n + 1, 3))
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
-    np.testing.assert_allclose(fn(x, w, (s, s), padding), layers.conv_transpose_lax(x, w, (s, s), padding), atol=1e-5)
+    np.testing.assert_allclose(fn(x, w, (s, s), padding), conv.conv_transpose_lax(x, w, (s, s), padding), atol=1e-5)
 
 
 def test_auto_resolves_per_backend():
   """impl="auto": the matmul forms on CPU, XLA's convolution on GPU/TPU; explicit and scoped names win."""
-  for transpose, cpu in ((False, layers.conv_matmul), (True, layers.conv_transpose_matmul)):
-    lax_fn = layers.conv_transpose_lax if transpose else layers.conv_lax
-    assert layers.resolve_impl("auto", transpose, backend="cpu") is cpu
-    assert layers.resolve_impl("auto", transpose, backend="gpu") is lax_fn
-    assert layers.resolve_impl("auto", transpose, backend="tpu") is lax_fn
-    assert layers.resolve_impl("lax", transpose, backend="cpu") is lax_fn
-    assert layers.resolve_impl("matmul", transpose, backend="gpu") is cpu
-    with layers.conv_impl_scope("lax"):
-      assert layers.resolve_impl("auto", transpose, backend="cpu") is lax_fn
-      assert layers.resolve_impl("matmul", transpose, backend="cpu") is cpu     # a layer's own choice wins
-    with layers.conv_impl_scope("matmul"):
-      assert layers.resolve_impl("auto", transpose, backend="tpu") is cpu
-  with layers.conv_impl_scope("space_to_depth"):
-    assert layers.resolve_impl("auto", False, backend="gpu") is layers.conv_space_to_depth
-    assert layers.resolve_impl("auto", True, backend="gpu") is layers.conv_transpose_matmul
-  here = layers.conv_matmul if jax.default_backend() == "cpu" else layers.conv_lax
-  assert layers.resolve_impl("auto", False) is here                               # this machine's backend
+  for transpose, cpu in ((False, conv.conv_matmul), (True, conv.conv_transpose_matmul)):
+    lax_fn = conv.conv_transpose_lax if transpose else conv.conv_lax
+    assert conv.resolve_impl("auto", transpose, backend="cpu") is cpu
+    assert conv.resolve_impl("auto", transpose, backend="gpu") is lax_fn
+    assert conv.resolve_impl("auto", transpose, backend="tpu") is lax_fn
+    assert conv.resolve_impl("lax", transpose, backend="cpu") is lax_fn
+    assert conv.resolve_impl("matmul", transpose, backend="gpu") is cpu
+    with conv.conv_impl_scope("lax"):
+      assert conv.resolve_impl("auto", transpose, backend="cpu") is lax_fn
+      assert conv.resolve_impl("matmul", transpose, backend="cpu") is cpu     # a layer's own choice wins
+    with conv.conv_impl_scope("matmul"):
+      assert conv.resolve_impl("auto", transpose, backend="tpu") is cpu
+  with conv.conv_impl_scope("space_to_depth"):
+    assert conv.resolve_impl("auto", False, backend="gpu") is conv.conv_space_to_depth
+    assert conv.resolve_impl("auto", True, backend="gpu") is conv.conv_transpose_matmul
+  here = conv.conv_matmul if jax.default_backend() == "cpu" else conv.conv_lax
+  assert conv.resolve_impl("auto", False) is here                               # this machine's backend
   with pytest.raises(ValueError):
-    layers.resolve_impl("subpixel", False)
-  with pytest.raises(ValueError), layers.conv_impl_scope("cudnn"):
+    conv.resolve_impl("subpixel", False)
+  with pytest.raises(ValueError), conv.conv_impl_scope("cudnn"):
     pass
 
 
@@ -118,7 +118,7 @@ def test_im2col_overlap_add_are_adjoint():
   geom = ((3, 3), (2, 2), (1, 0), (4, 5), (7, 9))
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 9, 3))
   c = jax.random.normal(jax.random.PRNGKey(1), (2, 4, 5, 3, 3, 3))
-  np.testing.assert_allclose(jnp.vdot(layers.im2col(x, geom), c), jnp.vdot(x, layers.overlap_add(c, geom)),
+  np.testing.assert_allclose(jnp.vdot(conv.im2col(x, geom), c), jnp.vdot(x, conv.overlap_add(c, geom)),
                              rtol=1e-5)
 
 
@@ -130,7 +130,7 @@ def test_conv_transpose_numpy_twin():
   s, k = 2, 3
   # Textbook transposed conv with un-flipped-kernel correlation semantics of lax.conv_transpose:
   # y[o] = Σ_j xd[o + j − pad_a] w[j]  <=>  x[i] contributes w[j] at o = s·i + pad_a − j.
-  pad_a, _ = layers.conv_transpose_padding(k, s, "SAME")
+  pad_a, _ = conv.conv_transpose_padding(k, s, "SAME")
   out = np.zeros((1, 6, 6, 4), np.float32)
   for i in range(3):
     for i2 in range(3):
@@ -139,14 +139,14 @@ def test_conv_transpose_numpy_twin():
           o, o2 = s * i + pad_a - j, s * i2 + pad_a - j2
           if 0 <= o < 6 and 0 <= o2 < 6:
             out[0, o, o2] += x[0, i, i2] @ w[j, j2]
-  for fn in (variants.conv_transpose_subpixel, layers.conv_transpose_matmul, layers.conv_transpose_lax):
+  for fn in (variants.conv_transpose_subpixel, conv.conv_transpose_matmul, conv.conv_transpose_lax):
     np.testing.assert_allclose(fn(jnp.asarray(x), jnp.asarray(w), (2, 2), "SAME"), out, atol=1e-5)
 
 
 def test_depth_space_roundtrip():
   x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
-  np.testing.assert_array_equal(variants.depth_to_space(layers.space_to_depth(x, 2, 2), 2, 2), x)
-  assert layers.space_to_depth(x, 2, 2).shape == (2, 2, 3, 12)
+  np.testing.assert_array_equal(variants.depth_to_space(conv.space_to_depth(x, 2, 2), 2, 2), x)
+  assert conv.space_to_depth(x, 2, 2).shape == (2, 2, 3, 12)
 
 
 def test_keras_defaults():

@@ -26,8 +26,7 @@ import concurrent.futures
 import jax
 import numpy as np
 
-from jaxgen import data as _data
-from jaxgen.data import sources
+from jaxgen.data import catalog, sources
 from jaxgen.data import toy2d
 from jaxgen.errors import JaxgenError
 
@@ -70,7 +69,7 @@ class Pipeline:
     self._lo = self.process_index * self.local_batch_size
     self._hi = self._lo + self.local_batch_size
 
-    kind, arg = _data.parse_name(config.data.name)
+    kind, arg = catalog.parse_name(config.data.name)
     self.kind = kind
     self.is_stream = kind == "toy2d" and split == "train"
     if self.is_stream:
@@ -80,7 +79,7 @@ class Pipeline:
       self.num_examples = None
       self.steps_per_epoch = None
     else:
-      self.source = _data.open_source(config, split)
+      self.source = catalog.open_source(config, split)
       self.num_examples = self.source.num_examples
       if self.num_examples < self.global_batch_size:
         raise JaxgenError(f"train.batch_size={self.global_batch_size} is larger than the {self.num_examples} "

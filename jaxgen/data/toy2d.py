@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen.errors import JaxgenError
+
 NAMES = ("8gaussians", "25gaussians", "swissroll", "moons", "checkerboard", "rings")
 
 # WGAN-GP toy-code constants.
@@ -64,7 +66,6 @@ def modes(name: str) -> tuple[np.ndarray, float]:
 
   Only 8gaussians (M = 8) and 25gaussians (M = 25) are mixtures; other names raise JaxgenError.
   """
-  from jaxgen.errors import JaxgenError
   if name == "8gaussians":
     return (_centers_8() / _DIV_8).astype(np.float32), _STD_8 / _DIV_8
   if name == "25gaussians":
@@ -117,7 +118,6 @@ def _rings(key, n):
 
 def _check(name):
   if name not in NAMES:
-    from jaxgen.errors import JaxgenError
     raise JaxgenError(f"toy2d/{name} is not a toy data set; choose one of "
                       f"{', '.join('toy2d/' + m for m in NAMES)}.")
 

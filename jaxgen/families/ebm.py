@@ -81,10 +81,13 @@ import optax
 from flax import struct
 
 from jaxgen import data as data_lib
+from jaxgen import viz
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.nn import layers, policy
-from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
+from jaxgen.metrics import classifier as clf_lib
+from jaxgen.metrics import density
+from jaxgen.nn import conv, layers, policy
 from jaxgen.nn.updates import DECAYS, apply_gradients, learning_rate
+from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
 
 LOSS_KEYS = ("loss", "cdiv", "reg", "real", "fake")
 SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
@@ -102,7 +105,7 @@ def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
   for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
   (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
   """
-  if impl != "auto" or not layers.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.layers)
+  if impl != "auto" or not conv.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.conv)
     return impl
   return "space_to_depth" if kernel_size > strides + 1 else "matmul"
 
@@ -303,7 +306,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     check(float(m.get("box", 0)) > 0, f"model.box={m.get('box')!r} must be > 0 (samples live in [-box, box]^2).")
   else:
     check(m.kind == "conv", f"model.kind={m.kind!r}: image data needs model.kind='conv'.")
-    choice("model.conv_impl", m.conv_impl, ("auto", *layers.CONV_IMPLS))
+    choice("model.conv_impl", m.conv_impl, ("auto", *conv.CONV_IMPLS))
     check(len(m.kernel_sizes) == len(m.conv_features),
           f"model.kernel_sizes={tuple(m.kernel_sizes)!r} needs one size per layer of "
           f"model.conv_features={tuple(m.conv_features)!r} ({len(m.conv_features)} values).")
@@ -395,7 +398,6 @@ def eval_step(state: State, batch: dict, key: jax.Array) -> dict:
   e_real, e_fake = _energies(state, state.params, real, fake)
   metrics = {"cdiv": jnp.mean(e_real) - jnp.mean(e_fake), "real": jnp.mean(e_real), "fake": jnp.mean(e_fake)}
   if hp.toy_name:
-    from jaxgen.metrics import density
     box = (hp.low, hp.high, hp.low, hp.high)
     grid = density.grid_log_density(energy_fn(state), box, hp.density_resolution)
     metrics["nll"] = density.grid_nll(grid, box, real)
@@ -496,7 +498,6 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
   Returns {"nll": test NLL of exp(−E)/Z (nats/point), "gaussian_nll": NLL of a full-covariance Gaussian fitted
   to the train split, "kl": KL(p_true ‖ p_model) (see `jaxgen.metrics.density.kl_to_true`), "log_z"}.
   """
-  from jaxgen.metrics import density
   check(bool(state.hp.toy_name), "density_report needs a toy2d EBM (data.name='toy2d/<name>').")
   cfg = ml_collections.ConfigDict({"data": {"name": "toy2d/" + state.hp.toy_name}})
   test = data_lib.load_split(cfg, "test")["x"]
@@ -515,8 +516,6 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
 def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.ndarray:
   """Writes the normalised log-density log p(x) = −E(x) − log Z over the box as a PNG heat map; returns the grid
   ((resolution, resolution), axis 0 = y increasing, axis 1 = x)."""
-  from jaxgen import viz
-  from jaxgen.metrics import density
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
   modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
   viz.save_heatmap(grid[::-1], path, extent=density_box(state), label="log p(x)", modes=modes,  # row 0 = top
@@ -533,7 +532,6 @@ def buffer_class_histogram(state: State, config, num: int = 1000, classifier=Non
   evenly has label_entropy ≈ max_label_entropy. `classifier`: any object with `probabilities(images in [0, 1])
   -> (N, C)` to use instead.
   """
-  from jaxgen.metrics import classifier as clf_lib
   check(not state.hp.toy_name, "buffer_class_histogram needs an image EBM; toy2d buffers hold points.")
   d = config.data
   clf = classifier or clf_lib.get_classifier(d.name, image_size=d.image_size, channels=d.channels, pad=d.pad,
@@ -550,10 +548,9 @@ def buffer_class_histogram(state: State, config, num: int = 1000, classifier=Non
 def save_figures(state: State, config, directory: str, step: int) -> None:
   """Protocol hook, at every sample grid: on toy data the energy landscape (samples/energy_XXXXXX.png); on a data
   set with a jaxgen classifier, one line of `buffer_class_histogram` appended to samples/buffer_classes.jsonl."""
-  from jaxgen.evaluate import CLASSIFIER_DATASETS
   if state.hp.toy_name:
     save_energy_landscape(state, os.path.join(directory, f"energy_{step:06d}.png"))
-  elif config.data.name in CLASSIFIER_DATASETS:
+  elif config.data.name in clf_lib.CLASSIFIER_DATASETS:
     line = buffer_class_histogram(state, config)
     with open(os.path.join(directory, "buffer_classes.jsonl"), "a") as f:
       f.write(json.dumps(line) + "\n")

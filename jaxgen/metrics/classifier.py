@@ -39,11 +39,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgen import data as jdata
+from jaxgen.config import base_config
+from jaxgen.data.preprocess import resize_bilinear
+from jaxgen.errors import JaxgenError
 from jaxgen.metrics import frechet
 
 ARCH_VERSION = 1          # bump when the architecture or the training recipe changes: invalidates the cache
 WORK_SIZE = 32            # the CNN's working resolution; inputs of other sizes are resized bilinearly
 SCORING_SIZE = {"digits": 16}   # data set -> the one image size its samples are scored at (see the module doc)
+# Data sets whose generated samples the classifier metrics score (evaluate, the EBM buffer histogram).
+CLASSIFIER_DATASETS = ("digits", "tfds/mnist", "tfds/fashion_mnist")
 
 
 def scoring_size(dataset: str, image_size: int) -> int:
@@ -104,7 +110,6 @@ class ClassifierSpec:
     return f"{name}_{self.image_size}_c{self.channels}_p{self.pad}_s{self.seed}_v{ARCH_VERSION}"
 
   def data_config(self):
-    from jaxgen.config import base_config
     c = base_config()
     c.data.name = self.dataset
     c.data.image_size = int(self.image_size)
@@ -155,7 +160,6 @@ class Classifier:
   def to_scoring_size(self, images: np.ndarray) -> np.ndarray:
     """(N, H, W, C) -> (N, s, s, C) at the classifier's data size s, by the data pipeline's bilinear resize (the
     same function that makes the s x s training images from the source), unchanged when already s x s."""
-    from jaxgen.data.preprocess import resize_bilinear
     return resize_bilinear(images, self.spec.image_size)
 
   def logits(self, images) -> np.ndarray:
@@ -261,7 +265,6 @@ def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int 
   Training uses `jaxgen.data.load_split(config, "train")` with the given data settings (range [0, 1]); the test
   accuracy on the "test" split is in `classifier.meta["test_accuracy"]`.
   """
-  from jaxgen import data as jdata
   spec = ClassifierSpec(dataset, scoring_size(dataset, image_size), int(channels), int(pad), int(seed), data_dir)
   directory = os.path.join(cache_dir(), "classifiers", spec.key)
   params_path = os.path.join(directory, "params.msgpack")
@@ -278,7 +281,6 @@ def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int 
   config = spec.data_config()
   num_classes = jdata.num_classes(config)
   if num_classes <= 0:
-    from jaxgen.errors import JaxgenError
     raise JaxgenError(f"data.name={dataset!r} has no labels; the feature classifier needs a labelled data set "
                       "(digits, tfds/mnist, tfds/fashion_mnist, ...).")
   if verbose:

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from jaxgen.data import toy2d
+
 Box = tuple[float, float, float, float]   # (xmin, xmax, ymin, ymax)
 
 
@@ -113,7 +115,6 @@ def mixture_log_density(points, centers, std: float) -> np.ndarray:
 def kl_to_true(log_density_grid: jax.Array, box: Box, name: str, key: jax.Array,
                num_samples: int = 100_000) -> float:
   """KL(p_true ‖ p_model) in nats for toy2d `name` (see the module docstring for the two estimators)."""
-  from jaxgen.data import toy2d
   name = name.split("/", 1)[1] if name.startswith("toy2d/") else name
   samples = np.asarray(toy2d.sample(name, key, int(num_samples)), np.float64)
   grid = np.asarray(log_density_grid, np.float64)

@@ -34,6 +34,7 @@ It is looked for at the path given, else at $JAXGEN_CACHE/inception/pt_inception
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -43,6 +44,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxgen.errors import JaxgenError
+from jaxgen.metrics.classifier import cache_dir
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -218,7 +222,6 @@ def weights_path(path: str | None = None) -> str:
   """`path` if given, else the cache location $JAXGEN_CACHE/inception/pt_inception-2015-12-05.npz."""
   if path:
     return os.path.expanduser(path)
-  from jaxgen.metrics.classifier import cache_dir
   return os.path.join(cache_dir(), "inception", WEIGHTS_FILE)
 
 
@@ -273,7 +276,6 @@ def load_weights(path: str | None = None) -> dict:
   Raises jaxgen.errors.JaxgenError, in one line, when the file is missing (saying where to put it and how to
   make it) or does not hold the FID Inception's arrays.
   """
-  from jaxgen.errors import JaxgenError
   file = weights_path(path)
   if not os.path.isfile(file):
     raise JaxgenError(
@@ -325,7 +327,6 @@ class InceptionExtractor:
 
 def convert_pth(pth: str, out: str) -> None:
   """pytorch-fid's .pth -> the npz `load_weights` reads (needs PyTorch; run once where it is installed)."""
-  from jaxgen.errors import JaxgenError
   try:
     import torch  # noqa: PLC0415 (optional dependency, only for the one-off conversion)
   except ImportError:
@@ -341,12 +342,10 @@ def convert_pth(pth: str, out: str) -> None:
 
 
 def main(argv=None):
-  import argparse
   p = argparse.ArgumentParser(description="Convert pytorch-fid's Inception .pth to jaxgen's npz.")
   p.add_argument("--convert", required=True, help=f"path of pt_inception-2015-12-05-6726825d.pth ({PTH_URL})")
   p.add_argument("--out", default=weights_path(), help="npz to write (default: the cache location)")
   a = p.parse_args(argv)
-  from jaxgen.errors import JaxgenError
   try:
     convert_pth(os.path.expanduser(a.convert), os.path.expanduser(a.out))
   except JaxgenError as e:

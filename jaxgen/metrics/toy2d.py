@@ -19,9 +19,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from jaxgen.data import toy2d
+
 
 def _modes(name: str):
-  from jaxgen.data import toy2d  # local import: the data package is optional for the pure functions below
   centers, std = toy2d.modes(_short(name))
   return np.asarray(centers, np.float64), float(std)
 
@@ -128,7 +129,6 @@ def mmd_rbf(x, y, bandwidths=(0.1, 0.5, 1.0, 2.0)) -> float:
 def toy_metrics(samples, name: str, key=None, num_reference: int | None = None) -> dict:
   """All toy metrics for samples (N, 2) of `toy2d/<name>`: mode metrics where the distribution has modes, and
   energy distance + MMD against `num_reference` (default N) fresh true samples drawn with `key`."""
-  from jaxgen.data import toy2d
   x = np.asarray(samples, np.float64)
   key = jax.random.PRNGKey(1234) if key is None else key
   ref = np.asarray(toy2d.sample(_short(name), key, int(num_reference or x.shape[0])), np.float64)

@@ -17,7 +17,7 @@ Mixed precision (`model.dtype = "bfloat16"`), the standard recipe on TPUs and re
     penalty, R1, Langevin and diffusion sampler updates are float32 arithmetic. Gradients reach the float32
     parameters through the casts (float32 gradients of a bfloat16 forward pass).
 
-Convolution formulation (`model.conv_impl`): "auto" (per backend: `jaxgen.nn.layers.resolve_impl`), or "lax" /
+Convolution formulation (`model.conv_impl`): "auto" (per backend: `jaxgen.nn.conv.resolve_impl`), or "lax" /
 "matmul" / "space_to_depth" forced for every `jaxgen.nn.layers` convolution left at impl="auto" in the network.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgen.errors import choice
-from jaxgen.nn import layers
+from jaxgen.nn import conv
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -38,7 +38,7 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 def validate(config) -> None:
   """model.dtype and model.conv_impl are known names (JaxgenError otherwise)."""
   choice("model.dtype", config.model.dtype, tuple(DTYPES))
-  choice("model.conv_impl", config.model.conv_impl, layers.FORCEABLE_IMPLS)
+  choice("model.conv_impl", config.model.conv_impl, conv.FORCEABLE_IMPLS)
 
 
 def cast_floating(tree, dtype):
@@ -58,7 +58,7 @@ class Policy:
   conv_impl: str = "auto"
 
   def init(self, *args, **kwargs):
-    with layers.conv_impl_scope(self.conv_impl):
+    with conv.conv_impl_scope(self.conv_impl):
       return self.module.init(*args, **kwargs)
 
   def apply(self, variables, *args, **kwargs):
@@ -67,7 +67,7 @@ class Policy:
       variables = {**variables, "params": cast_floating(variables["params"], dtype)} if "params" in variables \
           else variables
       args = (cast_floating(args[0], dtype),) + args[1:] if args else args
-    with layers.conv_impl_scope(self.conv_impl):
+    with conv.conv_impl_scope(self.conv_impl):
       out = self.module.apply(variables, *args, **kwargs)
     return cast_floating(out, jnp.float32) if dtype != jnp.float32 else out
 

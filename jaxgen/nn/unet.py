@@ -63,7 +63,7 @@ class UNet(nn.Module):
   bottleneck_depth: int = 2
   embedding_dim: int = 32
   out_channels: int = 0  # 0: the input's channel count
-  conv_impl: str = "auto"  # "auto" (per backend) or a key of jaxgen.nn.layers.CONV_IMPLS (same function)
+  conv_impl: str = "auto"  # "auto" (per backend) or a key of jaxgen.nn.conv.CONV_IMPLS (same function)
 
   @nn.compact
   def __call__(self, x_t, noise_variances, train: bool = False):

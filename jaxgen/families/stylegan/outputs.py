@@ -17,6 +17,7 @@ from jaxgen.latent import edits as edits_lib
 from jaxgen.latent import interpolate as interp
 from jaxgen.latent.mixing import broadcast_layers, style_mix
 from jaxgen.latent.truncation import truncate
+from jaxgen.metrics.classifier import get_classifier
 
 # Settings read from config.sample (the loop passes config.sample to `sample`; sample_outputs reads them too).
 SAMPLE_OPTIONS = ("truncation", "noise_mode", "pca_samples", "boundary_samples", "layer_weights", "alpha_units",
@@ -86,7 +87,6 @@ def sample(state: State, key, num: int, **options):
 def _classify(config, images_unit):
   """jaxgen's classifier (jaxgen.metrics.classifier, trained on first use and cached) for the run's data set:
   class probabilities (N, classes) of images in [0, 1] (N, R, R, C)."""
-  from jaxgen.metrics.classifier import get_classifier
   d = config.data
   classifier = get_classifier(dataset=d.name, image_size=int(d.image_size), channels=int(d.channels),
                               pad=int(d.pad), data_dir=d.get("data_dir", ""), seed=0)
