@@ -114,7 +114,8 @@ def _fmt(v, spec):
 def key_metric(m: dict) -> str:
   """The one-cell summary of a config's metrics for the README's short table."""
   if "modes_covered" in m:
-    return f"{m['modes_covered']:.0f}/{m.get('num_modes', 0):.0f} modes, {100 * m['high_quality_fraction']:.1f} % within 3 std"
+    hq = 100 * m["high_quality_fraction"]
+    return f"{m['modes_covered']:.0f}/{m.get('num_modes', 0):.0f} modes, {hq:.1f} % within 3 std"
   if "elbo" in m:
     return f"ELBO {m['elbo']:.1f}, IWAE-100 {m['iwae_k100']:.1f} nats"
   if "confidence" in m:

@@ -1,4 +1,4 @@
-"""Conditional WGAN-GP on the embedded digits at 16x16, 10 classes: the reference cGAN (docs/reference.md §6) scaled down.
+"""Conditional WGAN-GP on the embedded digits at 16x16: the reference cGAN (docs/reference.md §6) scaled down.
 
   python train.py --config=configs/cgan_digits.py --workdir=runs/cgan_digits
 """

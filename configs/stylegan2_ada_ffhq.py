@@ -1,6 +1,6 @@
 """The published StyleGAN2-ADA FFHQ generator, 1024x1024x3; `python -m jaxgen.convert stylegan2_ada ffhq.pkl` fills it.
 
-  python train.py --config=configs/stylegan2_ada_ffhq.py --workdir=runs/stylegan2_ada_ffhq --config.data.name=folder:PATH
+  python train.py --config=configs/stylegan2_ada_ffhq.py --workdir=runs/ffhq --config.data.name=folder:PATH
 """
 from jaxgen.configs import stylegan
 

@@ -1,4 +1,4 @@
-"""The diffusion family's default: the reference U-Net (docs/reference.md §8) scaled down, on the digits' native 8x8."""
+"""The diffusion family's default: the reference U-Net (docs/reference.md §8) scaled down, on 8x8 digits."""
 from jaxgen.config import base_config
 
 
