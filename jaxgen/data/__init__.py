@@ -13,12 +13,7 @@ Images are preprocessed by `jaxgen.data.preprocess` (to [0,1] -> pad -> bilinear
 channels -> data.range) into float32 NHWC. Batches are dicts {"x": float32, "label": int32 (B,)} with "label"
 present exactly when `num_classes(config) > 0`.
 
-Public API:
-  check_name(name)                 JaxgenError unless `name` is one of the forms above.
-  load_split(config, split)        the whole "train"/"test" split as {"x", "label"?} NumPy arrays (cached).
-  example_batch(config, B)         zeros of the batch shapes (no data loading).
-  num_classes(config)              10 / 102 / 2 (CelebA with data.label) / 0.
-  make_pipeline(config, split)     deterministic batches for the training loop (`jaxgen.data.pipeline`).
+Names, shapes, classes and split loading live in `jaxgen.data.catalog`; training batches in `jaxgen.data.pipeline`.
 """
 from jaxgen.data import sources, toy2d
 from jaxgen.data.catalog import (TFDS_NAMES, check_name, example_batch, example_shape, is_toy2d, load_split,

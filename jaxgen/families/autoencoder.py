@@ -17,8 +17,7 @@ the box of the test embeddings): State keeps `box_lo`/`box_hi`, an exponential m
 `model.box_decay`, 0.99) of each training batch's per-dimension min/max, so it follows the embedding as it
 moves during training; `embedding_box(state, x)` gives the exact box of any data set.
 
-Convolutions use `jaxgen.nn.layers` (Keras inits; matmul formulations, ~same function as nn.Conv /
-nn.ConvTranspose, measured several times faster on XLA:CPU: benchmarks/conv_formulations.py).
+Convolutions use `jaxgen.nn.layers` (Keras inits; on the CPU the matmul formulations of `jaxgen.nn.conv`).
 """
 from __future__ import annotations
 

@@ -11,11 +11,9 @@ equals the reference's with s = −E:
   loss = cdiv + reg
   metrics `real`, `fake` = mean ENERGY of the real / fake half; the reference logs mean scores = −these.
 
-The regulariser is a prior pulling every energy towards 0, i.e. the model density towards uniform on the box:
-per sample, E + α·E² is smallest at E = −1/(2α), so real and fake energies can be at most 1/α apart, and the
-fixed point of training is a compromise between the data and a flat density. α = 0.1 caps the gap at 10 nats
-and leaves the energy too smooth to hold narrow modes (the 2-D toy's std-0.014 modes: 0/8 modes found); the
-toy config uses α = 0.001.
+The regulariser pulls every energy towards 0 (the density towards uniform on the box): E + α·E² is smallest at
+E = −1/(2α), so real and fake energies are at most 1/α apart; α = 0.1 (10 nats) leaves the energy too smooth
+for narrow modes, so the toy config uses α = 0.001.
 
 **Training step** (all inside one jitted `train_step`):
   real ← clip(real + N(0, real_noise²), data range)
@@ -55,10 +53,9 @@ a jaxgen classifier, `save_figures` logs the buffer's class histogram (`buffer_c
 samples/buffer_classes.jsonl at every sample grid, so a run shows whether its chains cover every class.
 
 **Models.** `model.kind="conv"`: the reference net for images (Conv 16/5×5/s2, 32/3×3/s2, 64/3×3/s2,
-64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1). The strided convolutions are
-computed by `jaxgen.nn.layers.Conv` as slices + matmuls (same parameters and function as `nn.Conv`): Langevin needs ∇ₓE,
-the input gradient of strided convolutions, which XLA:CPU computes as slow input-dilated convolutions; the
-slice formulation costs ~3x less CPU per Langevin step there (`model.conv_impl="lax"` keeps XLA's convolution). `model.kind="mlp"`: swish MLP for `toy2d/*`.
+64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1); on the CPU its strided convolutions
+run as slices + matmuls (`conv_impl_for`), because Langevin needs ∇ₓE, which XLA:CPU computes as slow
+input-dilated convolutions. `model.kind="mlp"`: swish MLP for `toy2d/*`.
 
 Toy data: `density_report` normalises exp(−E) on a grid over the data box (`jaxgen.metrics.density`) and
 reports the test NLL, a fitted-Gaussian baseline and the KL from the true density; `save_energy_landscape`
@@ -98,12 +95,12 @@ SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
 
 
 def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
-  """The `jaxgen.nn.layers.Conv` formulation for one strided conv of the energy net.
+  """The `jaxgen.nn.conv` formulation for one strided conv of the energy net.
 
   Langevin needs ∇ₓE, and the input gradient of an XLA strided convolution is an input-dilated convolution,
-  slow on XLA:CPU; the layers' matmul formulations make it pads, adds and matmuls. "auto" uses space-to-depth
-  for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers
-  (the fastest mix measured for the reference net on CPU); "lax" is XLA's convolution.
+  slow on XLA:CPU; the matmul formulations make it pads, adds and matmuls. "auto" uses space-to-depth for the
+  5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers (the fastest
+  mix for the reference net on CPU); "lax" is XLA's convolution.
   """
   if impl != "auto" or not conv.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.conv)
     return impl

@@ -241,8 +241,8 @@ def conv_transpose_lax(x, kernel, strides, padding="SAME", precision=None):
                             precision=precision)
 
 
-# What `impl="auto"` resolves to on the CPU (the fastest measured by benchmarks/conv_formulations.py on a 2-core
-# CPU, for strided, stride-1 and transposed convolutions alike); every other backend gets "lax".
+# What `impl="auto"` resolves to on the CPU (the fastest for strided, stride-1 and transposed convolutions alike,
+# benchmarks/conv_formulations.py); every other backend gets "lax".
 CPU_CONV_IMPL = "matmul"
 CPU_CONV_TRANSPOSE_IMPL = "matmul"
 

@@ -51,7 +51,7 @@ def d_loss(d_params, state: State, g_params, real, key):
     reg_name = "r1"
     # Amortised R1: on batch / r1_subsample reals each step (an unbiased estimate of E||grad D||^2 at 1/r1_subsample
     # of the cost), in place of StyleGAN2's lazy R1 on every r1_subsample-th step: the same saving with a static
-    # program, where a lax.cond around the double backward runs ~25x slower on XLA:CPU.
+    # program (a lax.cond around the double backward is far slower on XLA:CPU).
     reg = r1_penalty(d_fn, real[:real.shape[0] // hp.r1_subsample], hp.r1_gamma)
   else:
     adv = jnp.mean(l_fake) - jnp.mean(l_real)
