@@ -79,9 +79,9 @@ def main(argv):
   import jax
   import jaxgen
   from jaxgen import viz
-  from jaxgen.train import multihost
+  from jaxgen.train import collectives
   lead = jax.process_index() == 0
-  multihost.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
+  collectives.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
   out = run.sample_outputs_batched(jax.random.PRNGKey(FLAGS.seed), FLAGS.num, **user_options())
   samples = np.asarray(out["samples"], np.float32)

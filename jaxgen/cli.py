@@ -7,10 +7,19 @@ Every failure ends the program with one `error: ...` line on stderr — never a 
   3  train.py: training diverged (NaN/Inf); the last good checkpoint is kept
 `--help` prints the usage and exits 0.
 """
+import importlib.util
+import logging
 import os
 import sys
 
+import jax
 from absl import app, flags
+from absl import logging as absl_logging
+
+from jaxgen import compile_cache
+from jaxgen import config as config_lib
+from jaxgen.errors import JaxgenError, RunFailure
+from jaxgen.runtime import peers
 
 USAGE_ERROR = 2
 RUN_FAILURE = 1
@@ -74,7 +83,6 @@ def describe_os_error(e: OSError) -> str:
 def check_writable(path: str, flag: str) -> None:
   """Raises JaxgenError unless a file can be written at `path` (creating its folder); checked before the work
   that produces the file, so a long sampling or evaluation never ends in a failed write."""
-  from jaxgen.errors import JaxgenError
   existed = os.path.exists(path)
   try:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -92,7 +100,6 @@ def _is_out_of_memory(e: BaseException) -> bool:
 
 def _load_config_file(path: str):
   """get_config() of a config file (as ml_collections' config_flags loads it; `path:arg` passes arg)."""
-  import importlib.util
   path, _, arg = path.partition(":")
   spec = importlib.util.spec_from_file_location("jaxgen_user_config", path)
   module = importlib.util.module_from_spec(spec)
@@ -103,8 +110,6 @@ def _load_config_file(path: str):
 def _check_config_args(argv) -> None:
   """Validates `--config=PATH` and every `--config.KEY=VALUE` against the config file itself (its keys and value
   types are the schema) before absl parses them, so mistakes end in one line whatever the library versions."""
-  from jaxgen import config as config_lib
-  from jaxgen.errors import JaxgenError
   path = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), None)
   if path is None:
     return
@@ -146,18 +151,15 @@ def _first_line(text: str) -> str:
 
 def run(main) -> None:
   """`absl.app.run(main)` with every failure turned into one `error:` line and the exit statuses above."""
-  from jaxgen import compile_cache
-  from jaxgen.errors import JaxgenError, RunFailure
 
   def wrapped(argv):
     global _stderr_fd
-    from absl import logging
     _stderr_fd = os.dup(2)
+    peers.set_exit_handler(_lost_peer)
     if not flags.FLAGS["verbosity"].present:  # library logs (Orbax's, with tracebacks of errors jaxgen reports
-      logging.set_verbosity(logging.FATAL)    # as one line) stay out of the terminal unless --verbosity asks
-      import logging as py_logging
+      absl_logging.set_verbosity(absl_logging.FATAL)  # as one line) stay out of the terminal unless --verbosity
       for name in ("", "concurrent.futures", "asyncio"):  # Orbax's worker threads report through these
-        py_logging.getLogger(name).setLevel(py_logging.CRITICAL + 1)
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     compile_cache.enable()                    # JAXGEN_COMPILATION_CACHE=off|DIR (default ~/.cache/jaxgen/xla)
     sys.unraisablehook = _drop_closed_loop_noise(sys.unraisablehook)
     try:
@@ -169,15 +171,19 @@ def run(main) -> None:
     except OSError as e:
       fail(describe_os_error(e), RUN_FAILURE, hard=True)
     except Exception as e:
-      if type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError"):
-        from jaxgen.train import multihost
-        multihost.exit_if_peer_failure(e)  # another process is gone: one line, exit 1
+      peers.exit_if_peer_failure(e)  # another process is gone: one line, exit 1
       if _is_out_of_memory(e):
         fail(f"out of memory ({type(e).__name__}); lower train.batch_size or data.image_size "
              "(sample.py/evaluate: --num).", RUN_FAILURE)
       raise
 
   app.run(wrapped, flags_parser=_parse_flags)
+
+
+def _lost_peer(message: str) -> None:
+  """Ends the process after another process of the run is gone (runtime.peers): one line, exit 1, at once."""
+  quiet_library_threads()  # JAX's and gloo's own logs about the same loss stay out of the terminal
+  fail(message, RUN_FAILURE, hard=True)
 
 
 def define_distributed_flags() -> None:
@@ -237,8 +243,6 @@ def init_distributed() -> None:
       fail(f"$JAXGEN_PEER_TIMEOUT={raw!r} must be a number of seconds.")
   if not timeout > 0:
     fail(f"--peer_timeout={timeout:g} must be a positive number of seconds.")
-  import jax
-  from jaxgen.train import multihost
   # CPU devices of different processes talk through gloo (accelerators use their own collectives).
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   try:
@@ -248,4 +252,4 @@ def init_distributed() -> None:
   except Exception as e:  # ValueError for missing settings; RuntimeError/XlaRuntimeError for connection failures
     text = " ".join(str(e).split())[:300]
     fail(f"cannot start the multi-process run ({type(e).__name__}: {text}); {how}.")
-  multihost.start_peer_monitor(timeout, address)
+  peers.start_peer_monitor(timeout, address)

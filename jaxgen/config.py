@@ -6,6 +6,7 @@ command line overrides (`--config.train.num_steps=300`) are the same for every f
 import ast
 import copy
 import difflib
+import json
 
 import ml_collections
 
@@ -53,21 +54,22 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
-def upgrade_recorded(recorded: dict) -> dict:
+def upgrade_recorded(recorded: dict, defaults: ml_collections.ConfigDict | None = None) -> dict:
   """A config.json written by an earlier jaxgen, brought to today's names: renamed keys (RENAMED_KEYS) take their
-  new name, and shared keys added since (e.g. model.dtype) get base_config's value. Returns a new dict."""
+  new name, and keys added since (e.g. model.dtype, or a family key the run's data type never read) get the value
+  of `defaults` (the family's default config; base_config() when None). Returns a new dict."""
   out = copy.deepcopy(recorded)
   for old, new in RENAMED_KEYS.items():
     (sec_old, key_old), (sec_new, key_new) = old.split("."), new.split(".")
     section = out.get(sec_old)
     if isinstance(section, dict) and key_old in section and key_new not in out.get(sec_new, {}):
       out.setdefault(sec_new, {})[key_new] = section.pop(key_old)
-  for name, value in flat_keys(base_config()).items():
+  for name, value in flat_keys(defaults if defaults is not None else base_config()).items():
     node = out
     *parents, leaf = name.split(".")
     for p in parents:
       node = node.setdefault(p, {})
-    node.setdefault(leaf, value)
+    node.setdefault(leaf, json.loads(json.dumps(value)))  # as config.json holds it (tuples as lists)
   return out
 
 

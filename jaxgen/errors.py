@@ -4,6 +4,7 @@ Everything a user can get wrong (config keys and values, data set names, image s
 checkpoints) raises :class:`JaxgenError` with one sentence that names the bad value and what is allowed.
 The command-line tools print that sentence alone and exit with status 2; library callers can catch it.
 """
+import sys
 
 
 class JaxgenError(ValueError):
@@ -49,3 +50,8 @@ class RunFailure(RuntimeError):
   """A run that cannot go on for a reason outside the user's flags (disk full, a failed checkpoint save, out of
   memory). The command-line tools print the message as one `error:` line and exit with `exit_code`."""
   exit_code = 1
+
+
+def warn(text: str) -> None:
+  """One `warning: ...` line on stderr: something went wrong that the run survives."""
+  print(f"warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)

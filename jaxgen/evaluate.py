@@ -33,7 +33,18 @@ import math
 import os
 import time
 
+import jax
 import numpy as np
+from absl import flags, logging
+
+from jaxgen import cli
+from jaxgen import data as jdata
+from jaxgen.data.pipeline import Pipeline
+from jaxgen.errors import JaxgenError
+from jaxgen.metrics import classifier as clf_lib
+from jaxgen.metrics import frechet, inception, likelihood, toy2d
+from jaxgen.run import load
+from jaxgen.train import collectives
 
 CLASSIFIER_DATASETS = ("digits", "tfds/mnist", "tfds/fashion_mnist")
 SAMPLE_BATCH = 250
@@ -46,7 +57,6 @@ def _model_classes(config) -> int:
 
 def plan(config) -> list[str]:
   """The metric groups that fit a run: any of "toy2d", "classifier", "likelihood"."""
-  from jaxgen import data as jdata
   groups = []
   if jdata.is_toy2d(config):
     groups.append("toy2d")
@@ -61,8 +71,6 @@ def plan(config) -> list[str]:
 
 def inception_applies(config) -> bool:
   """3-channel image data and the FID Inception weights in the cache (jaxgen.metrics.inception.weights_path)."""
-  from jaxgen import data as jdata
-  from jaxgen.metrics import inception
   return (not jdata.is_toy2d(config) and int(config.data.get("channels", 0) or 0) == 3
           and inception.weights_available())
 
@@ -70,8 +78,6 @@ def inception_applies(config) -> bool:
 def inception_metrics(run, key, num: int, options: dict | None = None, kid_subset: int = 1000) -> dict:
   """Inception FID and KID (mean, std over 100 subsets of min(kid_subset, num)) of `num` samples against `num`
   real images of the test split (a seeded permutation, read batch by batch), in [0, 1] at the data's size."""
-  from jaxgen.data.pipeline import Pipeline
-  from jaxgen.metrics import frechet, inception
   extractor = inception.InceptionExtractor()
   d = run.config.data
   fake = extractor.features(_to_unit(sample_in_batches(run, key, num, **(options or {})), d.range))
@@ -90,7 +96,6 @@ def inception_metrics(run, key, num: int, options: dict | None = None, kid_subse
 
 def sample_in_batches(run, key, num: int, batch: int = SAMPLE_BATCH, **options) -> np.ndarray:
   """`num` samples drawn `batch` at a time (fold_in(key, i) for batch i), concatenated."""
-  import jax
   out = []
   for i, start in enumerate(range(0, num, batch)):
     n = min(batch, num - start)
@@ -104,8 +109,6 @@ def _to_unit(x, data_range: str) -> np.ndarray:
 
 
 def toy2d_metrics(run, key, num: int, options: dict | None = None) -> dict:
-  import jax
-  from jaxgen.metrics import toy2d
   k_sample, k_ref = jax.random.split(key)
   samples = sample_in_batches(run, k_sample, num, batch=max(num, 1), **(options or {}))
   return toy2d.toy_metrics(samples, run.config.data.name, key=k_ref)
@@ -113,10 +116,6 @@ def toy2d_metrics(run, key, num: int, options: dict | None = None) -> dict:
 
 def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict | None = None) -> tuple[dict, dict]:
   """(metrics, classifier info) of `num` samples against the held-out test split."""
-  import jax
-  from jaxgen import data as jdata
-  from jaxgen.metrics import classifier as clf_lib
-  from jaxgen.metrics import frechet
   d = run.config.data
   clf = clf_lib.get_classifier(d.name, image_size=d.image_size, channels=d.channels, pad=d.get("pad", 0),
                                data_dir=d.get("data_dir", "") or "", seed=0, verbose=verbose)
@@ -152,8 +151,6 @@ def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict 
 
 def likelihood_fns(run):
   """(encode(x) -> (mean, logvar), log_px_given_z(z, x) -> (B,)) for a VAE run, from the family's functions."""
-  from jaxgen.errors import JaxgenError
-  from jaxgen.metrics import likelihood
   fam, state = run.family, run.state
   if not hasattr(fam, "encode"):
     raise JaxgenError(f"family {run.config.family!r} exposes no encode(state, x); cannot bound log p(x).")
@@ -171,9 +168,6 @@ def likelihood_fns(run):
 
 def likelihood_metrics(run, key, num_samples: int = 100, max_images: int = 1000, batch: int = 100) -> dict:
   """Mean IWAE bound (K = num_samples) and ELBO (K = 1) in nats per image on up to `max_images` test images."""
-  import jax
-  from jaxgen import data as jdata
-  from jaxgen.metrics import likelihood
   encode, log_px_given_z = likelihood_fns(run)
   cfg = run.config
   x_all = np.asarray(jdata.load_split(cfg, "test")["x"], np.float32)[:max_images]
@@ -204,8 +198,6 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
 
   sample_options: passed to `run.sample` on top of config.sample (e.g. {"steps": 100} for EBM/diffusion).
   """
-  import jax
-  from jaxgen.errors import JaxgenError
   groups = plan(run.config)
   if not groups:
     raise JaxgenError(
@@ -260,9 +252,6 @@ def format_table(result: dict) -> str:
 
 
 def main(argv):
-  from absl import flags, logging
-  from jaxgen import cli
-  import jaxgen
   logging.set_verbosity(logging.ERROR)     # keep orbax's restore chatter out of the table
   FLAGS = flags.FLAGS
   if len(argv) > 1:
@@ -275,11 +264,9 @@ def main(argv):
     cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
   path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
   cli.init_distributed()
-  import jax
-  from jaxgen.train import multihost
   lead = jax.process_index() == 0
-  run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
-  multihost.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
+  run = load(FLAGS.workdir, step=FLAGS.step)
+  collectives.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
                                              "<workdir>/evaluate.json)") if lead else None, "write the JSON")
   options = {name: FLAGS[name].value for name in ("steps", "dot_steps") if FLAGS[name].value is not None}
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=lead, sample_options=options)
@@ -292,7 +279,6 @@ def main(argv):
 
 
 def _define_flags():
-  from absl import flags
   flags.DEFINE_string("workdir", None, "A work directory written by train.py.")
   flags.DEFINE_integer("num", None, "Samples to score (default 2500 for toy2d, 1000 for images).")
   flags.DEFINE_string("json", None, "Where to write the metrics (default <workdir>/evaluate.json).")
@@ -302,11 +288,9 @@ def _define_flags():
   flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
                        "config.sample.dot_steps (0: score the generator's own samples).")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
-  from jaxgen import cli
   cli.define_distributed_flags()
 
 
 if __name__ == "__main__":
   _define_flags()
-  from jaxgen import cli
   cli.run(main)

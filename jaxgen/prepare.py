@@ -27,6 +27,9 @@ from __future__ import annotations
 import importlib
 import os
 
+from absl import flags
+
+from jaxgen import cli
 from jaxgen.data import tfds_source
 from jaxgen.errors import JaxgenError
 
@@ -117,7 +120,6 @@ def prepare(name: str, data_dir: str | None = None, builder_fn=_default_builder,
 
 
 def main(argv):
-  from jaxgen import cli
   names = argv[1:]
   if not names:
     cli.fail(f"name the data set(s) to prepare: python -m jaxgen.prepare NAME [--data_dir=DIR], NAME one of "
@@ -126,14 +128,10 @@ def main(argv):
     names = list(DOWNLOADS)
   for name in names:
     check_name(name)
-  from absl import flags
   for name in names:
     prepare(name, flags.FLAGS.data_dir or None)
 
 
 if __name__ == "__main__":
-  from absl import flags
-
-  from jaxgen import cli
   flags.DEFINE_string("data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
   cli.run(main)

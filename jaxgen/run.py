@@ -11,12 +11,16 @@ import dataclasses
 import types
 from typing import Any
 
+import jax
 import ml_collections
 import numpy as np
 
-from jaxgen import families
 from jaxgen import data as data_lib
+from jaxgen import families
 from jaxgen.errors import JaxgenError
+from jaxgen.train import checkpoint as ckpt
+from jaxgen.train import setup, sharding
+from jaxgen.train import workdir as workdir_lib
 
 
 SAMPLE_BATCH = 1000  # sample.py draws larger --num in batches of this many (fold_in(key, i) for batch i)
@@ -44,7 +48,7 @@ class Run:
 
   def sample_outputs(self, key, num: int, **options) -> dict:
     """What `sample.py` writes: {"samples", "labels"?, "ncols"?}; families may add grids and strips."""
-    if hasattr(self.family, "sample_outputs"):
+    if self.family.sample_outputs is not None:
       merged = {**self.config.sample.to_dict(), **options}
       out = self.family.sample_outputs(self.state, self.config, key, num, merged)
       return {k: (np.asarray(v) if k != "ncols" else v) for k, v in out.items() if v is not None}
@@ -56,7 +60,6 @@ class Run:
     are batched: outputs with grids or strips (options like interpolate or class_grid) come in one call."""
     if num <= batch:
       return self.sample_outputs(key, num, **options)
-    import jax
     parts = [self.sample_outputs(jax.random.fold_in(key, i), min(batch, num - start), **options)
              for i, start in enumerate(range(0, num, batch))]
     if any(set(p) - {"samples", "labels", "ncols"} or len(p["samples"]) != min(batch, num - i * batch)
@@ -69,16 +72,12 @@ class Run:
 
 def load(workdir: str, step: int | None = None) -> Run:
   """Restores the run in `workdir` (latest checkpoint unless `step`); one clear error if it can't."""
-  from jaxgen.train import checkpoint as ckpt
-  from jaxgen.train import loop, sharding
-
-  from jaxgen.train import workdir as workdir_lib
   root = workdir_lib.path(workdir) if workdir else None
   if root is None or not root.exists():
     raise JaxgenError(f"workdir {workdir!r} does not exist; pass the --workdir a train.py run wrote.")
   if not root.is_dir():
     raise JaxgenError(f"workdir {workdir!r} is a file, not a directory; pass the --workdir a train.py run wrote.")
-  config = loop.load_config(workdir)
+  config = workdir_lib.read_config(workdir)
   family = families.get(config.get("family", ""))
   ckpt_dir = root / workdir_lib.CHECKPOINTS
   if not ckpt_dir.is_dir():
@@ -87,7 +86,7 @@ def load(workdir: str, step: int | None = None) -> Run:
   if mngr.latest_step() is None:
     raise JaxgenError(f"workdir {workdir!r} has no checkpoint yet; train it first with train.py.")
   mesh = sharding.make_mesh()
-  init_key, _, _ = loop.rng_streams(config.seed)
+  init_key, _, _ = setup.rng_streams(config.seed)
   # The State's structure comes from init on a stand-in batch; every leaf is then overwritten by the restore.
   batch = data_lib.example_batch(config, config.train.batch_size)
   state = sharding.abstract_replicated(family.init, config, init_key, batch, mesh)

@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
     import jax, numpy as np
     from conftest import load_config
-    from jaxgen.train import train
+    from jaxgen.runtime import train
     out = sys.argv[1]
     for name, overrides in json.loads(sys.argv[2]).items():
       overrides = {{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}}

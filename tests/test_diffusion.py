@@ -308,7 +308,7 @@ def test_validate_config(toy, key, value, message):
 
 def _train_and_load(config_name, tmp_path, **overrides):
   import jaxgen
-  from jaxgen.train import train
+  from jaxgen.runtime import train
   config = load_config(config_name, **overrides)
   train(config, str(tmp_path), progress=False)
   return jaxgen.load(str(tmp_path))

@@ -228,7 +228,7 @@ def test_buffer_class_histogram_reads_the_newest_entries():
 def test_training_logs_one_buffer_histogram_line_per_sample_grid(tmp_path, monkeypatch):
   # The class histogram *over training*: each grid appends its line (the grids are drawn in a scratch folder
   # and copied to the workdir, which once replaced the file with the newest line).
-  from jaxgen.train import train
+  from jaxgen.runtime import train
   monkeypatch.setattr(ebm, "buffer_class_histogram",
                       lambda state, config, **_: {"step": int(state.step), "histogram": [0.1] * 10})
   c = tiny_image_config()

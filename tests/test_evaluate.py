@@ -19,7 +19,7 @@ def _env():
 
 
 def _train(name, workdir, **overrides):
-  from jaxgen.train import train
+  from jaxgen.runtime import train
   config = load_config(name, **{"train.log_every": 1, "train.eval_every": 0, "train.sample_every": 0,
                                 "train.checkpoint_every": overrides.get("train.num_steps", 2), **overrides})
   train(config, str(workdir), progress=False)

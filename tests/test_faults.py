@@ -20,10 +20,12 @@ from signal_injection import pipeline_signalling_at
 import jaxgen
 from jaxgen import data as data_lib
 from jaxgen.errors import JaxgenError, RunFailure
-from jaxgen.train import TrainingDiverged, train
+from jaxgen.runtime import lock as lock_lib
+from jaxgen.runtime import train
+from jaxgen.runtime import writers as tlog
+from jaxgen.train import TrainingDiverged
 from jaxgen.train import checkpoint as ckpt
-from jaxgen.train import logging as tlog
-from jaxgen.train import loop
+from jaxgen.train import setup
 from jaxgen.train import workdir as workdir_lib
 
 
@@ -58,14 +60,14 @@ class FailingWrites:
   """The log writers' writes raising ENOSPC (after writing `partial` bytes) while `on`."""
 
   def __init__(self, monkeypatch, partial=3):
-    self.on, self.partial, real = True, partial, tlog._write_all
+    self.on, self.partial, real = True, partial, workdir_lib._write_all
 
     def write(fd, data):
       if self.on:
         os.write(fd, bytes(data)[:self.partial])
         raise OSError(errno.ENOSPC, "No space left on device")
       return real(fd, data)
-    monkeypatch.setattr(tlog, "_write_all", write)
+    monkeypatch.setattr(workdir_lib, "_write_all", write)
 
 
 def read_events(path):
@@ -220,7 +222,7 @@ def test_second_trainer_refuses_and_stale_lock_is_taken_over(tmp_path, capsys):
   holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
   try:
     info = {"host": os.uname().nodename, "pid": holder.pid, "started": "2026-01-01 00:00:00 UTC",
-            "proc_start": workdir_lib._process_start(holder.pid)}
+            "proc_start": lock_lib._process_start(holder.pid)}
     (workdir / "lock").write_text(json.dumps(info))
     with pytest.raises(JaxgenError, match=f"in use by another trainer: pid {holder.pid} on host "
                                           f"{os.uname().nodename}, started 2026-01-01"):
@@ -234,7 +236,7 @@ def test_second_trainer_refuses_and_stale_lock_is_taken_over(tmp_path, capsys):
 
 
 def test_lock_of_another_host_is_not_broken(tmp_path):
-  lock = workdir_lib.WorkdirLock(str(tmp_path))
+  lock = lock_lib.WorkdirLock(str(tmp_path))
   (tmp_path / "lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": "then"}))
   with pytest.raises(JaxgenError, match="pid 1 on host elsewhere.*if that trainer is gone, delete"):
     lock.acquire()
@@ -281,7 +283,7 @@ def test_damaged_latest_checkpoint(tmp_path, capsys, kind, straight):
   if kind == "truncated":  # train.py falls back to the newest readable step and trains on from it
     state = train(tiny(8, **{"train.log_every": 4}), workdir, progress=False)
     assert "checkpoint step 8" in capsys.readouterr().err
-    assert os.listdir(os.path.join(workdir, loop.UNREADABLE))
+    assert os.listdir(os.path.join(workdir, ckpt.UNREADABLE))
     assert workdir_lib.checkpoint_steps(workdir)[-1] == 8
     for a, b in zip(leaves(straight[1]), leaves(state)):
       np.testing.assert_array_equal(a, b)
@@ -310,7 +312,7 @@ def test_read_only_workdir(tmp_path, straight):
 # --- 7. one line instead of a traceback ---------------------------------------------------------------------------
 
 def test_huge_image_size_is_refused_before_allocating(tmp_path, monkeypatch):
-  monkeypatch.setattr(loop, "device_memory_bytes", lambda device: 16 << 30)  # the same answer on every machine
+  monkeypatch.setattr(setup, "device_memory_bytes", lambda device: 16 << 30)  # the same answer on every machine
   # The batch alone: 128 x 4096^2 x 1 float32 = 8 GiB, needed twice.
   with pytest.raises(JaxgenError, match=r"data.image_size=4096 with train.batch_size=128 needs at least .* GiB per "
                                         r"device \(State .* GiB, batch 8.0 GiB over \d+ device\(s\)\) but a device has 16.0 GiB"):

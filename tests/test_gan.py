@@ -525,7 +525,7 @@ def test_wgan_gp_toy2d_covers_25_modes(tmp_path):
   """Seeded run of configs/wgan_gp_toy2d.py: its sampler (generator + discriminator optimal transport) gives
   25/25 modes and >= 97 % high-quality samples (issue 15's bar), the generator alone >= 24 modes and >= 90 %."""
   from jaxgen.metrics import toy2d as toy_metrics
-  from jaxgen.train import train
+  from jaxgen.runtime import train
   c = load_config("wgan_gp_toy2d")
   c.train.sample_every = 0
   state = train(c, str(tmp_path / "run"), progress=False)
@@ -542,7 +542,7 @@ def test_wgan_gp_toy2d_covers_25_modes(tmp_path):
 def test_cgan_digits_label_accuracy(tmp_path):
   """Seeded run of configs/cgan_digits.py: the digits classifier reads >= 80 % of samples as the asked-for label."""
   from jaxgen.metrics import classifier
-  from jaxgen.train import train
+  from jaxgen.runtime import train
   c = load_config("cgan_digits")
   c.train.sample_every = 0
   state = train(c, str(tmp_path / "run"), progress=False)

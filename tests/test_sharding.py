@@ -10,7 +10,10 @@ import pytest
 from conftest import ROOT, load_config
 from jaxgen import data as data_lib
 from jaxgen import families
-from jaxgen.train import loop, sharding
+from jaxgen import data as data_lib
+from jaxgen import families
+from jaxgen.runtime import train
+from jaxgen.train import setup, sharding
 
 CONFIGS = {"diffusion": ("ddm_toy2d", 8), "gan": ("wgan_gp_toy2d", 10), "ebm": ("ebm_toy2d", 8)}  # (config, batch)
 
@@ -47,14 +50,14 @@ def test_init_replicated_equals_host_init(family):
 
 
 def test_loop_init_and_load_use_the_mesh(tmp_path):
-  """loop.init_state and jaxgen.load return States laid out on the mesh; load restores the trained leaves."""
+  """setup.init_state and jaxgen.load return States laid out on the mesh; load restores the trained leaves."""
   import jaxgen
   config = load_config("ddm_toy2d", **{"train.batch_size": 8, "train.num_steps": 2, "train.log_every": 1,
                                        "train.checkpoint_every": 2, "train.sample_every": 0})
   mesh = sharding.make_mesh()
-  state = loop.init_state(config, mesh)
+  state = setup.init_state(config, families.get(config.family), mesh, data_lib.make_pipeline(config, "train"))
   assert all(x.sharding == sharding.replicated(mesh) for x in jax.tree.leaves(state))
-  trained = loop.train(config, str(tmp_path), progress=False)
+  trained = train(config, str(tmp_path), progress=False)
   run = jaxgen.load(str(tmp_path))
   assert run.step == 2
   for a, b in zip(jax.tree.leaves(run.state), jax.tree.leaves(trained), strict=True):

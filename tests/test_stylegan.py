@@ -253,11 +253,11 @@ def test_trained_digits_boundary_raises_class_probability(tmp_path):
   """InterFaceGAN on a trained stylegan_digits: moving w along the boundary normal of digit k raises the digits
   classifier's mean probability of k monotonically in alpha (averaged over the 10 digits), and for every k
   p(alpha=+3) > p(alpha=-3). ~20-40 min on a 2-core CPU (1000 steps + the classifier's first training)."""
-  from jaxgen.train import loop
+  from jaxgen.runtime import train
   c = _config()
   c.train.num_steps = 1000
   c.train.sample_every = 0
-  state = loop.train(c, str(tmp_path), progress=False)
+  state = train(c, str(tmp_path), progress=False)
   alphas = np.linspace(-3, 3, 7)
   probs = np.stack([sg.class_probability_along(state, c, jax.random.PRNGKey(100 + k), k, alphas, num=200)
                     for k in range(10)])                                  # (10, 7)

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT, load_config
 from jaxgen import data as data_lib
-from jaxgen.train import TrainingDiverged, train
+from jaxgen.runtime import train
+from jaxgen.train import TrainingDiverged
 from jaxgen.train import checkpoint as ckpt
 
 
@@ -73,7 +74,7 @@ DEVICE_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
     import jax
     from conftest import load_config
-    from jaxgen.train import train
+    from jaxgen.runtime import train
     config = load_config("vae_digits", **{{"train.num_steps": 4, "train.batch_size": 32, "train.log_every": 1,
                                            "train.checkpoint_every": 0, "train.sample_every": 0}})
     train(config, sys.argv[1], progress=False)

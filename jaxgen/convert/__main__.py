@@ -4,6 +4,7 @@ import sys
 from absl import flags
 
 from jaxgen import cli
+from jaxgen.convert import stylegan2_ada
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "The jaxgen work directory to write (config.json + checkpoints/).")
@@ -16,7 +17,6 @@ def main(argv):
     cli.fail(f"usage: python -m jaxgen.convert {'|'.join(FORMATS)} NETWORK.pkl --workdir=DIR (got {args!r}).")
   if not FLAGS.workdir:
     cli.fail("--workdir is required: the directory to write.")
-  from jaxgen.convert import stylegan2_ada
   state = stylegan2_ada.convert(args[1], FLAGS.workdir)
   gen = state.generator
   print(f"wrote {FLAGS.workdir}: StyleGAN2-ADA generator {gen.net.resolution}x{gen.net.resolution}x"

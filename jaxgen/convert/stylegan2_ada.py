@@ -7,6 +7,7 @@ state dict is exactly `jaxgen.nn.stylegan2`'s params flattened with '.', plus th
   mapping.w_avg (w_dim,)                         -> State.w_avg (the truncation centre)
   synthesis.b*.resample_filter, *.resample_filter (4, 4)   checked to be the [1,3,3,1] filter, then dropped.
 """
+import importlib.util
 import os
 
 import jax
@@ -15,7 +16,11 @@ import numpy as np
 
 from jaxgen.convert import torch_pickle
 from jaxgen.errors import JaxgenError, check
+from jaxgen.families import stylegan
+from jaxgen.families.stylegan.model import inference_state
 from jaxgen.nn.upfirdn2d import setup_filter
+from jaxgen.train import checkpoint as ckpt
+from jaxgen.train import workdir as workdir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BASE_CONFIG = os.path.join(ROOT, "configs", "stylegan2_ada_ffhq.py")
@@ -92,10 +97,6 @@ def params_from_state_dict(state_dict: dict, expected) -> tuple:
 
 def convert(pickle_path: str, workdir: str, base_config=None):
   """Writes `workdir` (config.json + an Orbax checkpoint at step 0) from the pickle's G_ema; returns the State."""
-  from jaxgen.families import stylegan
-  from jaxgen.families.stylegan.model import inference_state
-  from jaxgen.train import checkpoint as ckpt
-  from jaxgen.train import loop
   data = read_pickle(pickle_path)
   g = data["G_ema"]
   if base_config is None:
@@ -103,11 +104,11 @@ def convert(pickle_path: str, workdir: str, base_config=None):
   config = config_from_generator(g, base_config)
   check(not os.path.exists(os.path.join(workdir, "checkpoints")),
         f"workdir {workdir!r} already has checkpoints; choose a new directory.")
-  gen, _ = stylegan.build(config)
+  gen, _ = stylegan.build_networks(config)
   expected = jax.eval_shape(gen.init, jax.random.PRNGKey(0))
   params, w_avg = params_from_state_dict(g.state_dict(), expected)
   state = inference_state(config, params, w_avg)        # the structure stylegan.init gives jaxgen.load
-  loop.save_config(config, workdir)
+  workdir_lib.record_config(config, workdir, {}, 0)
   mngr = ckpt.manager(os.path.join(workdir, "checkpoints"), keep=config.train.keep_checkpoints, async_save=False)
   ckpt.save(mngr, 0, state)
   mngr.wait_until_finished()
@@ -115,7 +116,6 @@ def convert(pickle_path: str, workdir: str, base_config=None):
 
 
 def _load_base():
-  import importlib.util
   spec = importlib.util.spec_from_file_location("stylegan2_ada_ffhq", BASE_CONFIG)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)

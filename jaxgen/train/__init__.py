@@ -1,4 +1,5 @@
-"""The generic training loop: `jaxgen.train.train(config, workdir)` (docs/design.md §6)."""
-from jaxgen.train.loop import TrainingDiverged, init_state, load_config, save_config, train
+"""The training loop and what it is built from (docs/design.md §6); `jaxgen.runtime.train` runs it for train.py."""
+from jaxgen.train.actions import TrainingDiverged
+from jaxgen.train.loop import Hooks, train
 
-__all__ = ["train", "init_state", "load_config", "save_config", "TrainingDiverged"]
+__all__ = ["Hooks", "TrainingDiverged", "train"]

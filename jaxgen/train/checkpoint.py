@@ -13,15 +13,18 @@ A failed save (disk full, I/O error) raises :class:`CheckpointSaveError` naming 
 """
 import os
 import re
+import time
 
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from etils import epath
 
-from jaxgen.errors import JaxgenError, RunFailure
+from jaxgen.errors import JaxgenError, RunFailure, warn
+from jaxgen.train import collectives
 
 STATE, PROGRESS, LEGACY = "state", "progress", "default"
+UNREADABLE = "unreadable_checkpoints"  # where a damaged checkpoint is moved (next to checkpoints/)
 
 
 class CheckpointSaveError(RunFailure):
@@ -156,3 +159,71 @@ def all_finite(tree) -> bool:
   leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
             if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)]
   return bool(jnp.all(jnp.stack(leaves))) if leaves else True
+
+
+class Checkpointer:
+  """The checkpoints of one training run: restore the newest readable one, save asynchronously, close.
+
+  A damaged newest checkpoint is moved to `<workdir>/unreadable_checkpoints/` with a warning and the previous
+  one is used. `on_note(step, complete)` hears of every checkpoint that exists or is being written (the
+  runtime names it in a lost-peer message); `saved` lists the steps this run wrote.
+  """
+
+  def __init__(self, directory, keep: int, on_note=lambda step, complete: None):
+    self.mngr = manager(directory, keep=keep)
+    self.on_note = on_note
+    self.saved: list[int] = []
+
+  def restore_newest(self, state_like):
+    """(state, step, progress) of the newest readable checkpoint, or (state_like, 0, {}) when there is none."""
+    while self.mngr.latest_step() is not None:
+      step = self.mngr.latest_step()
+      try:
+        state, step, progress = restore(self.mngr, state_like, step, with_progress=True)
+        self.on_note(step, True)
+        return state, step, progress
+      except CheckpointReadError as e:
+        aside = epath.Path(self.mngr.directory).parent / UNREADABLE / f"{step}-{int(time.time())}"
+        if jax.process_index() == 0:
+          aside.parent.mkdir(parents=True, exist_ok=True)
+          (epath.Path(self.mngr.directory) / str(step)).rename(aside)
+        collectives.sync("moved unreadable checkpoint")
+        warn(f"{e}; moved it to {aside} and falling back to the previous checkpoint.")
+        self.mngr.reload()
+    self.on_note(None, True)
+    return state_like, 0, {}
+
+  @property
+  def last_good(self) -> int | None:
+    """The newest checkpoint on disk or in flight (the one a restart resumes from)."""
+    return self.saved[-1] if self.saved else self.mngr.latest_step()
+
+  def save(self, step: int, state, progress: dict, block: bool = False) -> None:
+    """Saves `step` asynchronously (`block`: waits until it is complete); a failure of the previous save is
+    reported now, with its step (CheckpointSaveError)."""
+    if self.saved:
+      wait(self.mngr, self.saved[-1])
+      self.on_note(self.saved[-1], True)
+    save(self.mngr, step, state, progress)
+    self.on_note(step, False)
+    self.saved.append(step)
+    if block:
+      wait(self.mngr, step)
+      self.on_note(step, True)
+
+  def check(self) -> None:
+    """Raises CheckpointSaveError when an asynchronous save has failed (cheap; called after every step)."""
+    check(self.mngr, self.saved[-1] if self.saved else None)
+
+  def close(self, failed: bool) -> None:
+    """Waits for a save in flight and closes. After a failure (failed=True) nothing here raises: the save
+    completes or is absent, never half-written, and the error that stopped the run is the one reported."""
+    if not failed:
+      wait(self.mngr, self.saved[-1] if self.saved else None)
+      self.mngr.close()
+      return
+    for fn in (self.mngr.wait_until_finished, self.mngr.close):
+      try:
+        fn()
+      except Exception:  # the run already failed; this is cleanup
+        pass

@@ -1,82 +1,33 @@
-"""What a run with several processes (a multi-host TPU slice, a GPU cluster) must agree on, and how.
+"""Liveness of the other processes of a multi-process run, and the checks that need them all.
 
-JAX runs one process per host; every process runs the same program on its share of the global batch, and a
-collective that one process skips leaves the others waiting forever. So:
+- `check_shared_workdir`: process 0 writes a marker file, every other process must see it within a timeout: a
+  workdir on each host's local disk would make the processes hang in their first checkpoint save.
+- A process that dies (kill -9, a crashed host) leaves the others waiting in their next collective; JAX's own
+  heartbeat check would abort them after 100 s with a long C++ dump. Instead `PeerMonitor` (a thread the
+  command-line tools start) sees within `--peer_timeout` seconds that a process stopped counting up its liveness
+  key in the coordination service (or that the coordinator is gone), and `lost_peer` ends this process with one
+  `error:` line (exit 1), naming the checkpoint the next start resumes from. A collective that fails outright
+  (gloo's "Connection reset by peer" on CPU) ends the same way at once (`exit_if_peer_failure`).
 
-- a check that can fail on some processes only (a config mismatch, a busy or unshared workdir) ends with
-  `agree`: every process learns whether all passed and all stop together with one clear line;
-- a signal that reaches one process (a preempted host) is turned into a stop that all processes take at the
-  same step (`any_process`, an all-gather of one flag per step), so all save the same checkpoint;
-- `check_shared_workdir`: process 0 writes a marker file, every other process must see it within a timeout:
-  a workdir on each host's local disk would make the processes hang in their first checkpoint save.
-- a process that dies (kill -9, a crashed host) leaves the others waiting in their next collective; JAX's own
-  heartbeat check would abort them after 100 s with a long C++ dump. Instead, `PeerMonitor` (a thread started
-  by the command-line tools) sees within `--peer_timeout` seconds that a process stopped counting up its
-  liveness key in the coordination service (or that the coordinator is gone), and `lost_peer` ends this
-  process with one `error:` line (exit 1). A collective that fails outright (gloo's "Connection reset by peer"
-  on CPU) ends the same way at once (`is_peer_failure`).
-
-With one process every function here is a no-op or a plain local check.
+With one process every function here is a no-op.
 """
+import atexit
 import os
 import re
+import sys
 import threading
 import time
 import uuid
 
 import jax
 import numpy as np
+from jax._src import distributed as jax_distributed
 
 from jaxgen.errors import JaxgenError
+from jaxgen.train import collectives
 
 MARKER_DIR = ".processes"
 SHARED_WORKDIR_TIMEOUT = float(os.environ.get("JAXGEN_SHARED_WORKDIR_TIMEOUT", "60"))
-
-
-def _allgather(values: np.ndarray) -> np.ndarray:
-  from jax.experimental import multihost_utils
-  return np.asarray(multihost_utils.process_allgather(values))
-
-
-def all_true(flag: bool) -> np.ndarray:
-  """The flags of all processes, in process order (an all-gather when there are several)."""
-  if jax.process_count() == 1:
-    return np.asarray([bool(flag)])
-  return _allgather(np.asarray([int(bool(flag))], np.int32)).reshape(-1).astype(bool)
-
-
-def any_process(flag: bool) -> bool:
-  """True on every process when `flag` is True on any one of them."""
-  return bool(all_true(flag).any())
-
-
-def agree(fn, what: str):
-  """Runs `fn()` on every process; when it raises JaxgenError on any process, every process raises (the ones
-  that failed with their own message, the others naming the processes that failed)."""
-  error = None
-  try:
-    result = fn()
-  except JaxgenError as e:
-    error, result = e, None
-  ok = all_true(error is None)
-  if error is not None:
-    raise error
-  if not ok.all():
-    failed = ", ".join(str(i) for i in np.flatnonzero(~ok))
-    raise JaxgenError(f"process {failed} could not {what}; see its error line.")
-  return result
-
-
-def broadcast_text(text: str, length: int = 64) -> str:
-  """Process 0's `text` (ASCII, up to `length` characters) on every process."""
-  if jax.process_count() == 1:
-    return text
-  from jax.experimental import multihost_utils
-  codes = np.zeros(length, np.int32)
-  raw = np.frombuffer(text.encode()[:length], np.uint8)
-  codes[:len(raw)] = raw
-  out = np.asarray(multihost_utils.broadcast_one_to_all(codes))
-  return bytes(out[out > 0].astype(np.uint8)).decode()
 
 
 def check_shared_workdir(root, timeout: float | None = None) -> None:
@@ -84,8 +35,7 @@ def check_shared_workdir(root, timeout: float | None = None) -> None:
   if jax.process_count() == 1:
     return
   timeout = SHARED_WORKDIR_TIMEOUT if timeout is None else timeout
-  name = broadcast_text(uuid.uuid4().hex)
-  marker = root / MARKER_DIR / name
+  marker = root / MARKER_DIR / collectives.broadcast_text(uuid.uuid4().hex)
   if jax.process_index() == 0:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(str(os.getpid()))
@@ -94,7 +44,7 @@ def check_shared_workdir(root, timeout: float | None = None) -> None:
   while not seen and time.time() < deadline:
     time.sleep(0.2)
     seen = marker.exists()
-  ok = all_true(seen)
+  ok = collectives.all_flags(seen)
   if jax.process_index() == 0:
     marker.unlink(missing_ok=True)
   if not ok.all():
@@ -111,6 +61,22 @@ _lost = threading.Lock()
 _resume_note = ""   # " (step N in WORKDIR)" once the loop knows its newest checkpoint
 _complete = [None]  # the newest checkpoint step known to be complete
 _on_lost = []       # cleanups (the workdir lock) run before a lost_peer exit
+LOST_PEER_EXIT = 1
+
+
+def _print_and_exit(message: str) -> None:
+  sys.stderr.write(f"error: {message}\n")
+  sys.stderr.flush()
+  os._exit(LOST_PEER_EXIT)
+
+
+def set_exit_handler(fn) -> None:
+  """`fn(message)` ends the process after a lost peer (it must not return); the command-line tools print the
+  message as their one `error:` line. The default prints it to stderr and exits with status 1."""
+  _exit_handler[0] = fn
+
+
+_exit_handler = [_print_and_exit]
 
 
 def note_checkpoint(step, workdir, complete: bool = True) -> None:
@@ -151,10 +117,8 @@ def lost_peer(reason: str):
       fn()
     except Exception:
       pass
-  from jaxgen import cli
-  cli.quiet_library_threads()  # JAX's and gloo's own logs about the same loss stay out of the terminal
-  cli.fail(f"{reason}; this process stops too. Start all processes again with the same command: the run "
-           f"resumes from the last checkpoint{_resume_note}.", cli.RUN_FAILURE, hard=True)
+  _exit_handler[0](f"{reason}; this process stops too. Start all processes again with the same command: the "
+                   f"run resumes from the last checkpoint{_resume_note}.")
 
 
 def is_peer_failure(e: BaseException) -> bool:
@@ -182,8 +146,9 @@ def exit_if_peer_failure(e: BaseException) -> None:
 
 
 def _client():
-  from jax._src import distributed  # the coordination-service client jax.distributed.initialize made (Orbax
-  return distributed.global_state.client  # reaches it the same way)
+  """The coordination-service client jax.distributed.initialize made (JAX has no public handle; Orbax reaches
+  it the same way)."""
+  return jax_distributed.global_state.client
 
 
 class PeerMonitor:
@@ -275,7 +240,6 @@ def start_peer_monitor(timeout: float, coordinator: str | None = None) -> None:
   """Starts the PeerMonitor of this process (after jax.distributed.initialize; a no-op with one process) and
   stops it before jax.distributed's own shutdown at exit."""
   global _monitor
-  import atexit
   if _monitor is not None or jax.process_count() == 1:
     return
   _monitor = PeerMonitor(timeout, coordinator).start()

@@ -19,46 +19,11 @@ import time
 import numpy as np
 from etils import epath
 
+from jaxgen.errors import warn
+from jaxgen.train.actions import format_duration
+from jaxgen.train.workdir import append_bytes
+
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def warn(text: str) -> None:
-  """One `warning: ...` line on stderr."""
-  print(f"warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
-
-
-def is_local(path) -> bool:
-  """True for paths on a local/mounted filesystem (appendable with os calls); False for gs:// and the like."""
-  return "://" not in os.fspath(path)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-  view = memoryview(data)
-  while view:
-    view = view[os.write(fd, view):]
-
-
-def append_bytes(path, data: bytes) -> None:
-  """Appends `data` to `path` all or nothing: on an error the file is cut back to its old size and the error
-  re-raised. Local files are appended in place; object stores (gs://), which cannot append, are rewritten."""
-  if not is_local(path):
-    p = epath.Path(path)
-    old = p.read_bytes() if p.exists() else b""
-    p.write_bytes(old + data)
-    return
-  fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-  try:
-    size = os.fstat(fd).st_size
-    try:
-      _write_all(fd, data)
-    except OSError:
-      try:
-        os.ftruncate(fd, size)  # truncating frees space, so it works on a full disk
-      except OSError:
-        pass
-      raise
-  finally:
-    os.close(fd)
 
 
 # --- TensorBoard event files ------------------------------------------------------------------------------
@@ -132,11 +97,14 @@ class EventFileWriter:
   def __init__(self, logdir):
     name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.jaxgen"
     self.path = os.path.join(os.fspath(logdir), name)
-    self._pending = [tfrecord(event_proto(time.time(), file_version="brain.Event:2"))]
+    self._pending, self._started = [], False  # the first record (file_version) is queued with the first event
 
   def add_scalars(self, step: int, scalars: dict) -> None:
     """Writes one Event holding all `scalars` at `step`; raises OSError (the file is left well-formed and the
     record is kept for the next call)."""
+    if not self._started:
+      self._pending.append(tfrecord(event_proto(time.time(), file_version="brain.Event:2")))
+      self._started = True
     self._pending.append(tfrecord(event_proto(time.time(), step, scalars)))
     self.flush()
 
@@ -188,6 +156,12 @@ class MetricsWriter:
       tmp = epath.Path(self.path + ".tmp")
       tmp.write_text(new)
       tmp.replace(path)
+
+  def resume(self, step: int, pending) -> None:
+    """Continues the logs of a run resumed at `step`: drops what was logged after it, writes the lines its
+    checkpoint kept (`pending()` at the save)."""
+    self.truncate_after(step)
+    self.restore_pending(pending)
 
   def pending(self) -> list[str]:
     """The metrics.jsonl lines not yet written (a checkpoint keeps them, so a full disk loses no record)."""
@@ -248,16 +222,6 @@ def format_metrics(scalars: dict, keys=None) -> str:
   return " ".join(f"{k}={scalars[k]:.4g}" for k in keys if k in scalars)
 
 
-def format_duration(seconds: float) -> str:
-  """'45s', '3m07s', '2h05m'."""
-  seconds = max(0, int(round(seconds)))
-  if seconds < 60:
-    return f"{seconds}s"
-  if seconds < 3600:
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 class Progress:
   """Progress of a run: a tqdm bar on an interactive terminal, plain lines otherwise (logs, pipes).
 
@@ -273,11 +237,9 @@ class Progress:
     self._start_time = time.time()
     self._last = start
 
-  def resume_at(self, step: int) -> None:
+  def begin(self, step: int) -> None:
+    """Shows the bar (interactive terminals) once the first step (after `step`) is about to run."""
     self._last = step
-
-  def begin(self) -> None:
-    """Shows the bar (interactive terminals) once the first step is about to run."""
     if self.interactive and self._bar is None:
       from tqdm import tqdm
       self._bar = tqdm(total=self.total, initial=self._last, unit="step", dynamic_ncols=True, file=self.stream)
@@ -308,7 +270,3 @@ class Progress:
     if self._bar is not None:
       self._bar.close()
       self._bar = None
-
-
-def to_scalars(tree) -> dict:
-  return {k: float(np.asarray(v)) for k, v in tree.items()}
