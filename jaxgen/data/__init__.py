@@ -24,7 +24,3 @@ from jaxgen.data.pipeline import Pipeline
 def make_pipeline(config, split: str = "train") -> Pipeline:
   """Deterministic batch source for the training loop; see `jaxgen.data.pipeline.Pipeline`."""
   return Pipeline(config, split)
-
-
-__all__ = ["check_name", "parse_name", "load_split", "example_batch", "example_shape", "num_classes",
-           "make_pipeline", "open_source", "is_toy2d", "sources", "toy2d", "TFDS_NAMES"]

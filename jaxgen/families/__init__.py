@@ -1,13 +1,11 @@
 """Generative families and the one protocol they share (docs/design.md §2).
 
-A family is a module with exactly the names of :class:`Family`; `train.py`, `sample.py`, `jaxgen.load`, the
-evaluator and the benchmarks know families only through them.
+A family is a module with exactly the names of :class:`Family`; the rest of jaxgen knows families only by them.
 
   HParams        frozen dataclass of the static settings (hashable: a non-pytree field of State).
-  State          `flax.struct.dataclass`. Pytree leaves: everything that changes during training (params,
-                 optimizer states, BatchNorm statistics, EMA params, replay buffer, step, ...); Flax modules,
-                 optax transformations and `hp: HParams` are `struct.field(pytree_node=False)`, so `train_step`
-                 needs nothing but its arguments and a checkpoint of the leaves resumes exactly.
+  State          `flax.struct.dataclass`: leaves are what training changes (params, optimizer states, BatchNorm
+                 statistics, EMA, step, ...); modules, optax transformations and `hp` are static fields, so
+                 `train_step` needs only its arguments and a checkpoint of the leaves resumes exactly.
   LOSS_KEYS      metric names shown first on the progress line (the reference's names, main one first).
   SAMPLE_OPTIONS the keyword options `sample` accepts.
   validate_config(config) -> None         raises JaxgenError for bad family settings.
@@ -16,17 +14,15 @@ evaluator and the benchmarks know families only through them.
   make_optimizer(config)                  an optax transformation; (g_tx, d_tx) for gan / stylegan.
   init(config, key, example_batch) -> State       `key`: raw uint32 key (`jax.random.PRNGKey`).
   train_step(state, batch, key) -> (State, metrics)
-      Pure; jitted once by the loop with the batch sharded along mesh axis 'data'. batch: {"x": float32 images
-      (B, H, W, C) in the config's data.range, or points (B, 2); "label": int32 (B,) where the data set has
-      labels}. metrics: dict of float32 scalars.
+      Pure; jitted once, batch sharded along mesh axis 'data'. batch: {"x": float32 images (B, H, W, C) in
+      data.range or points (B, 2); "label": int32 (B,) for labelled data}. metrics: float32 scalars.
   sample(state, key, num, **options) -> array
       Images float32 (num, H, W, C) in [0, 1]; points float32 (num, 2) in data coordinates. Unknown options
       raise JaxgenError. Iterative samplers run lax.scan inside.
 Optional hooks: present on every family module, `None` where the family has none.
   eval_step(state, batch, key) -> metrics
-  sample_outputs(state, config, key, num, options) -> dict   what `sample.py` writes: {"samples": array,
-      "labels": int array, "ncols": int, "row_labels": [str] one per grid row, "col_labels": [str] one per
-      column} (all but "samples" optional); None: `sample.py` calls `sample`.
+  sample_outputs(state, config, key, num, options) -> dict   what `sample.py` writes: {"samples"; optional
+      "labels" int array, "ncols", "row_labels" one str per grid row, "col_labels" one per column}.
   save_figures(state, config, directory, step) -> None        family pictures the loop writes next to the grids.
 
 Register a new family by adding one line to FAMILIES.

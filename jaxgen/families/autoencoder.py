@@ -11,11 +11,9 @@ Conv2DTranspose(C, 3×3, s1) (faces VAE); the network returns *logits*; images a
 Loss: per-pixel BCE from logits (`optax.sigmoid_binary_cross_entropy`, as Keras does on a sigmoid output),
 averaged over pixels and batch (Keras `binary_crossentropy`); or `model.recon_loss="mse"`. Adam(1e-3, ε 1e-7).
 
-Tools (pure functions): `encode`, `decode`, `reconstruct`, `embedding_box`, `latent_grid`,
-`sample_uniform_box`. `sample` draws uniformly in a bounding box of the embeddings, as the reference (which uses
-the box of the test embeddings): State keeps `box_lo`/`box_hi`, an exponential moving average (decay
-`model.box_decay`, 0.99) of each training batch's per-dimension min/max, so it follows the embedding as it
-moves during training; `embedding_box(state, x)` gives the exact box of any data set.
+`sample` draws uniformly in a box of the embeddings, as the reference (which uses the test embeddings' box):
+State keeps `box_lo`/`box_hi`, an EMA (decay `model.box_decay`) of each training batch's per-dimension min/max,
+so it follows the embedding as it moves; `embedding_box(state, x)` gives the exact box of any data set.
 
 Convolutions use `jaxgen.nn.layers` (Keras inits; on the CPU the matmul formulations of `jaxgen.nn.conv`).
 """

@@ -37,20 +37,14 @@ geometrically from `sample.step_size_start` down to the training chain's last st
 or η when that is unset: large early steps cross the box quickly, the last ones are the trained chain's), and
 `sample.temperature` T scales the noise std by sqrt(T) ("ula": targets exp(−E/T)).
 
-**Annealed training chain** (`langevin.step_size_end`, off in the reference): with the reference's clipped
-update a pixel whose gradient stays above the clip moves ±η·clip every step, so a constant-step chain ends
-with pixels still jumping by up to η·clip (0.3 at η = 10) and saturating at the range's ends. Ending the chain
-with smaller steps lets the last updates settle; the energy is trained on the annealed chain's samples, so
-sampling runs the chain it was trained for (short-run MCMC: the learned energy is only meaningful along the
-trained chain, Nijkamp et al. 2019).
+**Annealed training chain** (`langevin.step_size_end`, off in the reference): with the clipped update a
+constant-step chain ends with pixels still jumping by up to η·clip (0.3 at η = 10); smaller final steps let them
+settle, and sampling then runs the chain the energy was trained on (short-run MCMC, Nijkamp et al. 2019).
 
-**Replay buffer** (`ReplayBuffer`, a leaf of State, so it is checkpointed): a fixed (capacity, *shape) array,
-a fill level and a ring head. Writes go to the B ring positions after the head (the oldest entries once full),
-so the buffer always holds the most recent `capacity` samples — the reference's newest-first list truncated to
-8,192 holds the same set, and uniform draws from either are the same distribution. Initial fill: 128 U(range)
-samples (the reference's). The buffer data is float32 (32 MiB for 8,192 MNIST images). On image data sets with
-a jaxgen classifier, `save_figures` logs the buffer's class histogram (`buffer_class_histogram`) to
-samples/buffer_classes.jsonl at every sample grid, so a run shows whether its chains cover every class.
+**Replay buffer** (`ReplayBuffer`, a checkpointed leaf of State): a fixed float32 (capacity, *shape) ring with
+a fill level and a head; writes replace the oldest entries, so it holds the newest `capacity` samples, the set
+of the reference's truncated newest-first list. Initial fill: 128 U(range) samples. On data sets with a jaxgen
+classifier `save_figures` appends the buffer's class histogram to samples/buffer_classes.jsonl.
 
 **Models.** `model.kind="conv"`: the reference net for images (Conv 16/5×5/s2, 32/3×3/s2, 64/3×3/s2,
 64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1); on the CPU its strided convolutions

@@ -20,10 +20,6 @@ reports `neg_elbo`, the textbook −ELBO in nats (one z sample) under that same 
 For the importance-weighted bound (jaxgen.metrics.likelihood): `encode(state, x) -> (mean, logvar)`,
 `decoder_logits(state, z)` and `log_px_given_z(state, z, x) -> (B,)` (Bernoulli for "bce"; Gaussian with the
 σ² implied by the loss, above, for "mse").
-
-Latent tools: `sample` (prior), `reconstruct`, `prior_grid` (the reference's norm.ppf grid),
-`interpolate` (lerp between two encodings), `attribute_vector` / `apply_vector` (jaxgen.latent.attributes),
-`latent_histograms_png` (histograms of latent dims against the N(0,1) pdf).
 """
 from __future__ import annotations
 

@@ -10,17 +10,12 @@ Any object with `features(images) -> (N, D)` and `probabilities(images) -> (N, C
 [0, 1]) satisfies :class:`FeatureExtractor`; the metric functions take one, so an Inception extractor can be
 added later without touching them.
 
-One size per data set where the data has one native resolution: scikit-learn's `digits` are 8x8 images that
-every jaxgen digits config resizes bilinearly (8x8 native, 16x16, 32x32), so all digits runs are scored by one
-classifier trained on the 16x16 digits (`SCORING_SIZE`), and samples of another size are first brought to 16x16 by
-the data pipeline's own bilinear resize. Numbers of digits runs are therefore comparable across image sizes (an
-8x8 sample is scored exactly as the 16x16 training digit made from the same 8x8 image would be). Other data sets
-get a classifier per image size.
+`digits` (8x8 native, resized bilinearly by every digits config) is scored by one classifier at 16x16
+(`SCORING_SIZE`): samples of any size are first resized to 16x16 by the data pipeline's own bilinear resize, so
+digits runs compare across image sizes. Other data sets get a classifier per image size.
 
-Classifiers are deterministic from (data set, image size, channels, pad, seed): the same config always trains
-the same weights on a given machine. Trained weights are cached in
-`$JAXGEN_CACHE/classifiers/<key>/` (default cache `~/.cache/jaxgen`) as flax msgpack plus a `meta.json` that
-records the held-out test accuracy.
+Classifiers are deterministic from (data set, image size, channels, pad, seed) on a given machine, and cached in
+`$JAXGEN_CACHE/classifiers/<key>/` (default `~/.cache/jaxgen`): flax msgpack plus `meta.json` (test accuracy).
 """
 from __future__ import annotations
 

@@ -1,18 +1,12 @@
 """Exact convolution formulations (NHWC inputs, HWIO kernels) and the per-backend choice between them.
 
-Every formulation computes the same sums as XLA's `lax` convolution (only the summation order may differ):
-
-  "lax"             `lax.conv_general_dilated` / `lax.conv_transpose`: XLA's own (cuDNN on GPUs, the TPU's
-                    convolution units). "auto" on every backend but the CPU.
-  "matmul"          im2col / overlap-add matmuls with hand-written adjoints (`conv_matmul`,
-                    `conv_transpose_matmul`). "auto" on the CPU, where XLA computes the input gradient of a
-                    strided convolution and both passes of a transposed one as input-dilated convolutions, far
-                    slower than the same sums as matmuls; on GPU/TPU it would materialise kh·kw copies of every
-                    activation.
+All compute the sums of XLA's `lax` convolution (only the summation order may differ):
+  "lax"             XLA's own (cuDNN on GPUs, the TPU's convolution units): "auto" on GPU/TPU.
+  "matmul"          im2col / overlap-add matmuls with hand-written adjoints: "auto" on the CPU, where XLA computes
+                    strided-conv input gradients and transposed convs as slow input-dilated convolutions (on
+                    GPU/TPU it would materialise kh·kw copies of every activation).
   "space_to_depth"  strided convolutions as a stride-1 convolution of the space-to-depth input.
-
-`conv_impl_scope(name)` forces one formulation for every layer left at impl="auto" traced inside it
-(`model.conv_impl`, applied by `jaxgen.nn.policy`); `resolve_impl` does the choosing.
+`conv_impl_scope(name)` forces one for every layer left at impl="auto" (`model.conv_impl`, via jaxgen.nn.policy).
 """
 from __future__ import annotations
 
