@@ -54,6 +54,7 @@ def channels_at(res: int, channel_base: int, channel_max: int) -> int:
 
 
 def block_resolutions(resolution: int) -> list:
+  """[4, 8, ..., resolution]: the side of each synthesis block."""
   return [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
 
 

@@ -15,7 +15,6 @@ Departures from StyleGAN2, for size: bilinear up/downsampling in place of the [1
 """
 import dataclasses
 import functools
-import math
 from typing import Optional
 
 import flax.linen as nn
@@ -26,7 +25,7 @@ from jaxgen.errors import choice
 from jaxgen.latent.mixing import broadcast_layers
 from jaxgen.nn.modulated import (SQRT2, EqualConv2D, EqualDense, MappingNetwork, StyleLayer, ToRGB, downsample2x,
                                  lrelu_gain, minibatch_stddev, upsample2x)
-from jaxgen.nn.stylegan2 import GeneratorFunctions, num_ws
+from jaxgen.nn.stylegan2 import GeneratorFunctions, block_resolutions, num_ws
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -36,13 +35,9 @@ def channels_at(res: int, channel_base: int, channel_max: int) -> int:
   return max(1, min(channel_base // res, channel_max))
 
 
-def resolutions(resolution: int) -> list:
-  return [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
-
-
 def noise_shapes(resolution: int) -> list:
   """(H, W) of each StyleLayer's noise input: 4x4 once, then two per resolution 8..R."""
-  return [(4, 4)] + [(r, r) for r in resolutions(resolution)[1:] for _ in range(2)]
+  return [(4, 4)] + [(r, r) for r in block_resolutions(resolution)[1:] for _ in range(2)]
 
 
 class Synthesis(nn.Module):
@@ -61,7 +56,7 @@ class Synthesis(nn.Module):
     x = StyleLayer(ch(4), name="b4_conv")(x, ws[:, 0], noise[0])
     img = ToRGB(self.channels, name="b4_torgb")(x, ws[:, 1])
     i, n = 1, 1
-    for res in resolutions(self.resolution)[1:]:
+    for res in block_resolutions(self.resolution)[1:]:
       x = StyleLayer(ch(res), upsample=True, name=f"b{res}_conv0")(x, ws[:, i], noise[n])
       x = StyleLayer(ch(res), name=f"b{res}_conv1")(x, ws[:, i + 1], noise[n + 1])
       img = upsample2x(img) + ToRGB(self.channels, name=f"b{res}_torgb")(x, ws[:, i + 2])
@@ -127,7 +122,7 @@ class Discriminator(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     ch = functools.partial(channels_at, channel_base=self.channel_base, channel_max=self.channel_max)
     x = lrelu_gain(EqualConv2D(ch(self.resolution), 1, name="fromrgb")(x))
-    for res in reversed(resolutions(self.resolution)[1:]):
+    for res in reversed(block_resolutions(self.resolution)[1:]):
       skip = EqualConv2D(ch(res // 2), 1, use_bias=False, name=f"b{res}_skip")(downsample2x(x))
       x = lrelu_gain(EqualConv2D(ch(res), 3, name=f"b{res}_conv0")(x))
       x = lrelu_gain(EqualConv2D(ch(res // 2), 3, name=f"b{res}_conv1")(downsample2x(x)))

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen.data.preprocess import symmetric_to_unit
 from jaxgen.errors import JaxgenError, check, supported_options
 from jaxgen.families.stylegan.model import State, check_sample_settings
 from jaxgen.latent import directions as directions_lib
@@ -28,11 +29,6 @@ OUTPUT_OPTIONS = ("truncation", "interpolate", "direction", "alphas", "mix_cross
 CLASSIFIED_DATA = ("digits", "tfds/mnist", "tfds/fashion_mnist", "tfds/cifar10")
 
 
-def to_unit(x: jax.Array) -> jax.Array:
-  """[-1, 1] images -> [0, 1], clipped."""
-  return jnp.clip((x + 1.0) * 0.5, 0.0, 1.0)
-
-
 @functools.partial(jax.jit, static_argnames=("generator",))
 def _map(generator, params, z):
   return generator.mapping(params, z)
@@ -40,7 +36,7 @@ def _map(generator, params, z):
 
 @functools.partial(jax.jit, static_argnames=("generator", "noise_mode"))
 def _render(generator, params, w_plus, key, noise_mode):
-  return to_unit(generator.synthesis(params, w_plus, key, noise_mode))
+  return symmetric_to_unit(generator.synthesis(params, w_plus, key, noise_mode))
 
 
 def render_chunk(resolution: int) -> int:
