@@ -5,8 +5,7 @@ failed write (disk full, I/O error) is rolled back so the file stays well-formed
 memory and retried at the next write, and one warning line goes to stderr. `MetricsWriter.disk_full` tells
 the loop that the last failure was ENOSPC/EDQUOT, so it can checkpoint (or stop) at once.
 
-The TensorBoard files are written by :class:`EventFileWriter`, a small synchronous writer of the TFRecord
-event format TensorBoard reads (`events.out.tfevents.*`: Event protos carrying scalar Summary values).
+TensorBoard files (`events.out.tfevents.*`) hold tensorboardX's Event protos framed as TFRecords.
 """
 import errno
 import json
@@ -18,6 +17,8 @@ import time
 
 import numpy as np
 from etils import epath
+from tensorboardX.proto import event_pb2, summary_pb2
+from tensorboardX.record_writer import masked_crc32c
 
 from jaxgen.errors import warn
 from jaxgen.train.actions import format_duration
@@ -26,73 +27,16 @@ from jaxgen.train.workdir import append_bytes
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-# --- TensorBoard event files ------------------------------------------------------------------------------
-
-def _crc32c_table():
-  table = []
-  for n in range(256):
-    c = n
-    for _ in range(8):
-      c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    table.append(c)
-  return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-  """CRC-32C (Castagnoli), the checksum of TFRecord framing."""
-  crc = 0xFFFFFFFF
-  for b in data:
-    crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-  return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-  crc = crc32c(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord(data: bytes) -> bytes:
-  """One TFRecord: length, masked CRC of the length, data, masked CRC of the data (little-endian)."""
+def tfrecord(event: event_pb2.Event) -> bytes:
+  """One TFRecord as TensorBoard reads event files: length, its masked CRC-32C, data, its masked CRC-32C."""
+  data = event.SerializeToString()
   length = struct.pack("<Q", len(data))
   return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
 
 
-def _varint(n: int) -> bytes:
-  n &= (1 << 64) - 1
-  out = bytearray()
-  while True:
-    byte, n = n & 0x7F, n >> 7
-    out.append(byte | (0x80 if n else 0))
-    if not n:
-      return bytes(out)
-
-
-def _field(number: int, wire: int, payload: bytes) -> bytes:
-  return _varint((number << 3) | wire) + payload
-
-
-def _bytes_field(number: int, payload: bytes) -> bytes:
-  return _field(number, 2, _varint(len(payload)) + payload)
-
-
-def event_proto(wall_time: float, step: int = 0, scalars: dict | None = None, file_version: str | None = None):
-  """A serialized tensorflow.Event: wall_time (1, double), step (2, int64), file_version (3) or
-  summary (5) = Summary{value (1) = [Value{tag (1), simple_value (2, float)}]}."""
-  out = _field(1, 1, struct.pack("<d", wall_time)) + _field(2, 0, _varint(int(step)))
-  if file_version is not None:
-    out += _bytes_field(3, file_version.encode())
-  if scalars:
-    values = b"".join(_bytes_field(1, _bytes_field(1, tag.encode()) + _field(2, 5, struct.pack("<f", float(v))))
-                      for tag, v in scalars.items())
-    out += _bytes_field(5, values)
-  return out
-
-
 class EventFileWriter:
-  """Appends scalar summaries to a new `events.out.tfevents.<time>.<host>.<pid>` file in `logdir`."""
+  """Appends scalar summaries to a new `events.out.tfevents.<time>.<host>.<pid>` file in `logdir`, synchronously
+  (tensorboardX's own writer queues records for a thread, which would not see a full disk in time)."""
 
   def __init__(self, logdir):
     name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.jaxgen"
@@ -103,9 +47,11 @@ class EventFileWriter:
     """Writes one Event holding all `scalars` at `step`; raises OSError (the file is left well-formed and the
     record is kept for the next call)."""
     if not self._started:
-      self._pending.append(tfrecord(event_proto(time.time(), file_version="brain.Event:2")))
+      self._pending.append(tfrecord(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")))
       self._started = True
-    self._pending.append(tfrecord(event_proto(time.time(), step, scalars)))
+    values = [summary_pb2.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in scalars.items()]
+    event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values))
+    self._pending.append(tfrecord(event))
     self.flush()
 
   def flush(self) -> None:
