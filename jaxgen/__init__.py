@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 
 def load(workdir, step=None):
-  """Loads a training work directory: see jaxgen.run.load."""
-  from jaxgen.run import load as _load
+  """The trained run in `workdir` (its config, the State of its latest checkpoint or of `step`, its family):
+  a `jaxgen.run.Run`; one JaxgenError naming what is missing when it cannot be loaded."""
+  from jaxgen.run import load as _load  # local import: `import jaxgen.errors` must not load JAX, Flax and Orbax
   return _load(workdir, step=step)
