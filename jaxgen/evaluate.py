@@ -4,23 +4,10 @@
                             [--steps=K]   # sampler steps for EBM/diffusion runs
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
 
-What is measured (jaxgen.metrics):
-  toy2d/<name>                 energy distance and RBF-MMD against fresh true samples; for 8gaussians/25gaussians
-                               also modes covered, high-quality fraction and reverse KL of the mode histogram
-                               (default --num 2500, PacGAN's protocol).
-  digits, tfds/mnist,          classifier-feature Fréchet distance ("fd") of --num samples against the held-out test
-  tfds/fashion_mnist images    split, classifier confidence (max prob > 0.9), label-histogram entropy; for conditional
-                               models (model.num_classes > 0) the accuracy of the asked-for label. The classifier is
-                               a CNN jaxgen trains on the training split (cached; its test accuracy is reported), and
-                               "fd_real" is the same distance for real training images: the floor a model can reach.
-                               Digits runs of every image size are scored at 16x16 by one classifier (samples
-                               resized by the data pipeline's bilinear resize), so their numbers compare.
-  VAE                          importance-weighted bound on log p(x) (K = --iwae_k; K=1 is the ELBO) on the test
-                               split, in nats per image.
-  3-channel images, when the   Inception FID and KID (jaxgen.metrics.inception: the pytorch-fid/TF-FID network,
-  FID Inception weights are    pool3 features, 299x299 bilinear) of --num samples against as many test images;
-  in the cache                 KID = mean (std) of the unbiased cubic-kernel MMD² over 100 subsets.
-The table is printed and the numbers are written as JSON (default <workdir>/evaluate.json).
+What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
+Fréchet distance / confidence / label entropy (/ label accuracy) against the real floor `fd_real`, the VAE's
+importance-weighted likelihood bound, and Inception FID/KID where its weights are cached. The table is printed
+and the numbers are written as JSON (default <workdir>/evaluate.json).
 
 Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
 --jax_distributed or --coordinator_address/--num_processes/--process_id; every process computes the metrics,
