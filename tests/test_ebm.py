@@ -178,7 +178,7 @@ def test_sampling_schedule_temperature_and_options():
   eta, noise = ebm.chain_schedule(hp, 4)                            # the training chain: constant
   np.testing.assert_allclose(eta, hp.step_size, rtol=1e-6)
   # SGLD kind (the reference): the noise std is noise_scale whatever the step size.
-  ref = ebm.make_hparams(load_config("ebm_mnist"))
+  ref = ebm.HParams.from_config(load_config("ebm_mnist"))
   eta, noise = ebm.chain_schedule(ref, 5, temperature=4.0)
   np.testing.assert_allclose(eta, 10.0) and np.testing.assert_allclose(noise, 2 * 0.005, rtol=1e-6)
   # `sample` is that chain from U(box) noise: equal to `langevin` with the schedule, same keys.
@@ -334,7 +334,7 @@ def test_annealed_training_chain_is_a_python_loop_of_geometric_steps():
   # Sampling ends on the same last step; unset (0, the reference) is the constant chain.
   eta, _ = ebm.chain_schedule(hp, 7, step_size_start=4.0)
   np.testing.assert_allclose([eta[0], eta[-1]], [4.0, 0.3], rtol=1e-6)
-  assert ebm.make_hparams(load_config("ebm_mnist")).step_size_end == 10.0
+  assert ebm.HParams.from_config(load_config("ebm_mnist")).step_size_end == 10.0
   c.model.langevin.step_size_end = -1.0
   with pytest.raises(JaxgenError, match="step_size_end=-1.0"):
     ebm.validate_config(c)

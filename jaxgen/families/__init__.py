@@ -2,7 +2,7 @@
 
 A family is a module with exactly the names of :class:`Family`; the rest of jaxgen knows families only by them.
 
-  HParams        frozen dataclass of the static settings (hashable: a non-pytree field of State).
+  HParams        frozen dataclass of the static settings, `HParams.from_config(config, ...)`; State.hp.
   State          `flax.struct.dataclass`: leaves are what training changes (params, optimizer states, BatchNorm
                  statistics, EMA, step, ...); modules, optax transformations and `hp` are static fields, so
                  `train_step` needs only its arguments and a checkpoint of the leaves resumes exactly.

@@ -74,6 +74,14 @@ class HParams:
   def schedule_fn(self):
     return schedules.get(self.schedule, self.min_signal_rate, self.max_signal_rate)
 
+  @classmethod
+  def from_config(cls, config, example_shape) -> "HParams":
+    m = config.model
+    return cls(
+        schedule=m.schedule, min_signal_rate=float(m.min_signal_rate), max_signal_rate=float(m.max_signal_rate),
+        loss=m.loss, ema_decay=float(m.ema_decay), ema_warmup=bool(m.ema_warmup), ddpm_variance=m.ddpm_variance,
+        data_range="points" if data_lib.is_toy2d(config) else config.data.range, example_shape=tuple(example_shape))
+
 
 @struct.dataclass
 class State:
@@ -134,14 +142,6 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   return optax.adamw(optim.learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps, weight_decay=optim.weight_decay)
 
 
-def _hparams(config, example_shape) -> HParams:
-  m = config.model
-  return HParams(
-      schedule=m.schedule, min_signal_rate=float(m.min_signal_rate), max_signal_rate=float(m.max_signal_rate),
-      loss=m.loss, ema_decay=float(m.ema_decay), ema_warmup=bool(m.ema_warmup), ddpm_variance=m.ddpm_variance,
-      data_range="points" if data_lib.is_toy2d(config) else config.data.range, example_shape=tuple(example_shape))
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Normalisation (Keras `layers.Normalization()` adapted on the training data).
 
@@ -193,7 +193,7 @@ def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict)
       step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats, opt_state=tx.init(params),
       ema_params=jax.tree.map(jnp.copy, params), ema_batch_stats=jax.tree.map(jnp.copy, batch_stats),
       norm_mean=jnp.asarray(mean), norm_var=jnp.asarray(var), network=network, tx=tx,
-      hp=_hparams(config, x.shape[1:]))
+      hp=HParams.from_config(config, x.shape[1:]))
 
 
 def noise_loss(eps, eps_hat, kind: str = "mae"):

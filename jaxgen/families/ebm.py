@@ -207,6 +207,22 @@ class HParams:
   def clip_range(self) -> tuple[float, float]:
     return (self.low, self.high)
 
+  @classmethod
+  def from_config(cls, config) -> "HParams":
+    m, lv, smp = config.model, config.model.langevin, config.sample
+    low, high = _data_range(config)
+    grad_clip = lv.grad_clip
+    toy = data_lib.is_toy2d(config)
+    return cls(alpha=float(m.alpha), real_noise=float(m.real_noise), fresh_prob=float(m.buffer_fresh_prob),
+               kind=lv.kind, steps=int(lv.steps), step_size=float(lv.step_size),
+               step_size_end=step_size_end(lv), noise_scale=float(lv.noise_scale),
+               grad_clip=None if grad_clip is None or grad_clip <= 0 else float(grad_clip),
+               low=low, high=high, sample_steps=int(smp.steps),
+               sample_step_size_start=float(smp.step_size_start), sample_temperature=float(smp.temperature),
+               toy_name=config.data.name.split("/", 1)[1] if toy else "",
+               unit_images=(not toy) and config.data.range == "unit",
+               density_resolution=int(m.density_resolution) if toy else 0)
+
 
 @struct.dataclass
 class State:
@@ -240,22 +256,6 @@ def make_optimizer(config) -> optax.GradientTransformation:
   o = config.optim
   lr = learning_rate(float(o.learning_rate), o.get("decay", "none"), int(config.train.num_steps))
   return optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps))
-
-
-def make_hparams(config) -> HParams:
-  m, lv, smp = config.model, config.model.langevin, config.sample
-  low, high = _data_range(config)
-  grad_clip = lv.grad_clip
-  toy = data_lib.is_toy2d(config)
-  return HParams(alpha=float(m.alpha), real_noise=float(m.real_noise), fresh_prob=float(m.buffer_fresh_prob),
-                 kind=lv.kind, steps=int(lv.steps), step_size=float(lv.step_size),
-                 step_size_end=step_size_end(lv), noise_scale=float(lv.noise_scale),
-                 grad_clip=None if grad_clip is None or grad_clip <= 0 else float(grad_clip),
-                 low=low, high=high, sample_steps=int(smp.steps),
-                 sample_step_size_start=float(smp.step_size_start), sample_temperature=float(smp.temperature),
-                 toy_name=config.data.name.split("/", 1)[1] if toy else "",
-                 unit_images=(not toy) and config.data.range == "unit",
-                 density_resolution=int(m.density_resolution) if toy else 0)
 
 
 def step_size_end(langevin_config) -> float:
@@ -328,7 +328,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 def init(config, key: jax.Array, example_batch: dict) -> State:
   """Params (Keras init), Adam state and the replay buffer (`model.buffer_init` U(range) samples)."""
   k_params, k_buffer = jax.random.split(key)
-  hp = make_hparams(config)
+  hp = HParams.from_config(config)
   net = build_networks(config)
   x = jnp.asarray(example_batch["x"], jnp.float32)
   params = net.init(k_params, x[:1])["params"]

@@ -167,6 +167,14 @@ class HParams:
   critic_data: str
   toy: bool
 
+  @classmethod
+  def from_config(cls, config) -> "HParams":
+    m = config.model
+    return cls(objective=m.objective, latent_dim=int(m.latent_dim), num_classes=int(m.num_classes),
+               n_critic=int(m.n_critic), gp_weight=float(m.gp_weight), gp_alpha_dist=m.gp_alpha_dist,
+               clip_value=float(m.clip_value), label_noise=float(m.label_noise), critic_data=m.critic_data,
+               toy=data_lib.is_toy2d(config))
+
 
 @struct.dataclass
 class State:
@@ -290,25 +298,10 @@ def _optimizer(optim: ml_collections.ConfigDict, num_updates: int) -> optax.Grad
   return optax.adam(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps)
 
 
-def hparams(config) -> HParams:
-  """The HParams of a (validated) config."""
-  return HParams(
-      objective=config.model.objective,
-      latent_dim=int(config.model.latent_dim),
-      num_classes=int(config.model.num_classes),
-      n_critic=int(config.model.n_critic),
-      gp_weight=float(config.model.gp_weight),
-      gp_alpha_dist=config.model.gp_alpha_dist,
-      clip_value=float(config.model.clip_value),
-      label_noise=float(config.model.label_noise),
-      critic_data=config.model.critic_data,
-      toy=data_lib.is_toy2d(config))
-
-
 def init(config: ml_collections.ConfigDict, key: jax.Array, example_batch: dict) -> State:
   """Initial State from the shapes of example_batch["x"] ((B, H, W, C) images or (B, 2) points)."""
   validate_config(config)
-  hp = hparams(config)
+  hp = HParams.from_config(config)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
   generator, critic = _networks(config, None if hp.toy else x.shape[1:])
   k_g, k_d, k_drop = jax.random.split(key, 3)

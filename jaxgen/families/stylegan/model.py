@@ -35,7 +35,8 @@ class HParams:
   w_avg_beta: float
 
   @classmethod
-  def from_config(cls, m) -> "HParams":
+  def from_config(cls, config) -> "HParams":
+    m = config.model
     return cls(loss=str(m.loss), r1_gamma=float(m.r1_gamma), r1_subsample=int(m.r1_subsample),
                gp_weight=float(m.gp_weight), n_critic=int(m.n_critic), style_mixing_prob=float(m.style_mixing_prob),
                ema_decay=float(m.ema_decay), ema_warmup=bool(m.ema_warmup), w_avg_beta=float(m.w_avg_beta))
@@ -135,7 +136,7 @@ def init(config, key, example_batch) -> State:
   w_avg = jnp.zeros((gen.w_dim,), jnp.float32)
   if config.model.inference_only:
     return inference_state(config, g_params, w_avg)
-  hp = HParams.from_config(config.model)
+  hp = HParams.from_config(config)
   step = jnp.zeros((), jnp.int32)
   x = jnp.asarray(example_batch["x"][:2], jnp.float32)
   d_params = disc.init(k_d, x)["params"]
@@ -149,4 +150,4 @@ def inference_state(config, g_ema, w_avg) -> State:
   gen, _ = build_networks(config)
   g_tx = d_tx = make_optimizer(config)[0]
   return State(jnp.zeros((), jnp.int32), {}, {}, (), (), g_ema, jnp.asarray(w_avg, jnp.float32), gen, None, g_tx,
-               d_tx, HParams.from_config(config.model))
+               d_tx, HParams.from_config(config))
