@@ -31,14 +31,6 @@ def supported_options(owner: str, options, allowed, also: str = "", renamed=None
   return given
 
 
-def require_keys(config, section: str, keys) -> None:
-  """Raises JaxgenError naming the keys of `config.<section>` that a config file does not define."""
-  missing = [k for k in keys if k not in config[section]]
-  if missing:
-    raise JaxgenError(f"the config does not define {', '.join(f'{section}.{k}' for k in missing)}; "
-                      f"the family needs them (see the configs/ files of this family for their meaning).")
-
-
 def choice(name: str, value, allowed) -> None:
   """Raises a JaxgenError unless `value` is one of `allowed`."""
   allowed = list(allowed)

@@ -15,7 +15,6 @@ from jaxgen.errors import JaxgenError
 SPLIT_SEED = 1797          # fixed; independent of config.seed
 NUM_TEST = 360
 NUM_TRAIN = 1437
-NUM_CLASSES = 10
 
 
 @functools.lru_cache(maxsize=1)

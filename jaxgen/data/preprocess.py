@@ -23,7 +23,6 @@ from jaxgen.errors import JaxgenError
 
 # ITU-R BT.601 luma, as in tf.image.rgb_to_grayscale.
 LUMA_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], np.float32)
-RANGES = ("unit", "symmetric")
 
 
 def as_nhwc(images: np.ndarray, what: str = "images") -> np.ndarray:
@@ -73,16 +72,6 @@ def bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, 
   lo = np.clip(lo_f, 0, in_size - 1).astype(np.int64)
   hi = np.clip(np.ceil(u), 0, in_size - 1).astype(np.int64)
   return lo, hi, (u - lo_f).astype(np.float32)
-
-
-def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
-  """The same interpolation as a dense (out_size, in_size) float32 matrix (rows sum to 1)."""
-  lo, hi, frac = bilinear_taps(in_size, out_size)
-  m = np.zeros((out_size, in_size), np.float64)
-  rows = np.arange(out_size)
-  np.add.at(m, (rows, lo), 1.0 - frac)
-  np.add.at(m, (rows, hi), frac)
-  return m.astype(np.float32)
 
 
 def resize_bilinear(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:

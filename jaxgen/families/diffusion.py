@@ -55,7 +55,6 @@ LOSSES = ("mae", "mse")
 SAMPLERS = ("ddim", "ddpm")
 SAMPLE_OPTIONS = ("steps", "sampler", "initial_noise")
 OUTPUT_OPTIONS = ("steps", "sampler", "steps_sweep", "interpolate")
-REFERENCE_STEPS_SWEEP = (1, 2, 3, 5, 20, 100)
 
 
 @dataclasses.dataclass(frozen=True)
