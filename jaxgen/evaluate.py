@@ -29,11 +29,11 @@ from jaxgen import data as jdata
 from jaxgen.data.pipeline import Pipeline
 from jaxgen.errors import JaxgenError
 from jaxgen.metrics import classifier as clf_lib
+from jaxgen.metrics.classifier import CLASSIFIER_DATASETS
 from jaxgen.metrics import frechet, inception, likelihood, toy2d
 from jaxgen.run import load
 from jaxgen.train import collectives
 
-CLASSIFIER_DATASETS = ("digits", "tfds/mnist", "tfds/fashion_mnist")
 SAMPLE_BATCH = 250
 
 

@@ -44,12 +44,9 @@ class WorkdirLock:
   another process) and taken over with a warning. A lock from another host is never broken automatically:
   the message says to delete the file if that trainer is gone.
 
-  On a local or POSIX shared filesystem the lock is created atomically (O_CREAT | O_EXCL). On an object store
-  (gs://, through etils.epath) it is NOT: epath's cloud paths open only in modes r/w/a (no exclusive 'x', no GCS
-generation precondition; etils 1.x, gpath.py), so
-  `_create` checks for the file and then writes it, and two trainers started on the same gs:// workdir within
-  that window can both believe they hold it. It guards against the common mistake (starting a second trainer
-  on a running workdir), not against a race; this was not tested against real cloud storage.
+  On a local or POSIX shared filesystem the lock is created atomically (O_CREAT | O_EXCL). An object store
+  (gs://, through etils.epath) has no exclusive create, so there the file is checked, then written: the lock
+  guards against starting a second trainer on a running workdir, not against two started at the same instant.
   """
 
   def __init__(self, workdir):
@@ -113,10 +110,3 @@ generation precondition; etils 1.x, gpath.py), so
       except OSError:
         pass
       self.held = False
-
-  def __enter__(self):
-    self.acquire()
-    return self
-
-  def __exit__(self, *exc):
-    self.release()

@@ -76,57 +76,38 @@ class MetricsWriter:
     self._failing = False
     self.disk_full = False
 
-  def truncate_after(self, step: int) -> None:
-    """Drops lines logged after `step` (a run that died past its last checkpoint redoes those steps) and lines
-    that are not complete JSON records (a write cut short by a crash or a full disk), with a warning."""
+  def resume(self, step: int, pending) -> None:
+    """Continues the logs of a run resumed at `step`: drops lines logged after it (a run that died past its last
+    checkpoint redoes those steps) and lines that are not complete JSON records (a write cut short by a crash or a
+    full disk), then writes the lines its checkpoint kept (`pending()` at the save) that the file lacks."""
     path = epath.Path(self.path)
-    if not path.exists():
-      return
-    text = path.read_text()
+    text = path.read_text() if path.exists() else ""
     kept, bad = [], 0
     for line in text.splitlines():
-      if not line.strip():
-        continue
       try:
-        record = json.loads(line)
-        record_step = int(record.get("step", 0))
+        if line.strip() and int(json.loads(line).get("step", 0)) <= step:
+          kept.append(line + "\n")
       except (ValueError, TypeError, AttributeError):
         bad += 1
-        continue
-      if record_step <= step:
-        kept.append(line + "\n")
     if bad:
       warn(f"{self.path}: dropped {bad} incomplete line(s) (a write cut short by a crash or a full disk).")
-    new = "".join(kept)
-    if new != text:
+    if "".join(kept) != text:
       tmp = epath.Path(self.path + ".tmp")
-      tmp.write_text(new)
+      tmp.write_text("".join(kept))
       tmp.replace(path)
-
-  def resume(self, step: int, pending) -> None:
-    """Continues the logs of a run resumed at `step`: drops what was logged after it, writes the lines its
-    checkpoint kept (`pending()` at the save)."""
-    self.truncate_after(step)
-    self.restore_pending(pending)
+    have = {line.rstrip("\n") for line in kept}
+    self._pending = [line for line in pending if line.rstrip("\n") not in have] + self._pending
+    self.flush()
 
   def pending(self) -> list[str]:
     """The metrics.jsonl lines not yet written (a checkpoint keeps them, so a full disk loses no record)."""
     return list(self._pending)
 
-  def restore_pending(self, lines) -> None:
-    """Queues and writes the `pending()` lines a checkpoint kept, skipping those the file already holds."""
-    path = epath.Path(self.path)
-    have = set(path.read_text().splitlines()) if path.exists() else set()
-    self._pending = [l for l in lines if l.rstrip("\n") not in have] + self._pending
-    self.flush()
-
   def write(self, step: int, scalars: dict, prefix: str = "") -> bool:
     """Queues and writes one record; True when everything queued so far is on disk."""
-    record = {"step": int(step)}
-    record.update({prefix + k: float(v) for k, v in scalars.items()})
-    self._pending.append(json.dumps(record) + "\n")
-    tb_ok = self._try(self._tb.add_scalars, int(step), {prefix + k: float(v) for k, v in scalars.items()}) \
-        if self._tb is not None else True
+    scalars = {prefix + k: float(v) for k, v in scalars.items()}
+    self._pending.append(json.dumps({"step": int(step), **scalars}) + "\n")
+    tb_ok = self._try(self._tb.add_scalars, int(step), scalars) if self._tb is not None else True
     return self.flush() and tb_ok
 
   def flush(self) -> bool:
@@ -163,11 +144,6 @@ class MetricsWriter:
     self.flush()
 
 
-def format_metrics(scalars: dict, keys=None) -> str:
-  keys = keys or list(scalars)
-  return " ".join(f"{k}={scalars[k]:.4g}" for k in keys if k in scalars)
-
-
 class Progress:
   """Progress of a run: a tqdm bar on an interactive terminal, plain lines otherwise (logs, pipes).
 
@@ -178,10 +154,7 @@ class Progress:
     self.enabled = enabled
     self.stream = stream or sys.stdout
     self.interactive = enabled and self.stream.isatty()
-    self._bar = None
-    self.total = total
-    self._start_time = time.time()
-    self._last = start
+    self._bar, self.total, self._last = None, total, start
 
   def begin(self, step: int) -> None:
     """Shows the bar (interactive terminals) once the first step (after `step`) is about to run."""
@@ -193,7 +166,7 @@ class Progress:
   def update(self, step: int, scalars: dict, steps_per_sec: float, keys=None) -> None:
     if not self.enabled:
       return
-    text = format_metrics(scalars, keys)
+    text = " ".join(f"{k}={scalars[k]:.4g}" for k in keys or scalars if k in scalars)
     left = (self.total - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
     if self._bar is not None:
       self._bar.update(step - self._last)

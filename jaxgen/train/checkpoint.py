@@ -81,28 +81,15 @@ def manager(directory, keep: int = 3, async_save: bool = True, read_only: bool =
 
 def save(mngr: ocp.CheckpointManager, step: int, state, progress: dict | None = None) -> None:
   """Saves `state` (+ the JSON dict `progress`) as checkpoint `step` (asynchronously when enabled).
-
-  Raises CheckpointSaveError if this save, or an earlier asynchronous one, failed.
-  """
+  Raises CheckpointSaveError if this save, or an earlier asynchronous one, failed."""
   args = ocp.args.Composite(**{STATE: ocp.args.StandardSave(state), PROGRESS: ocp.args.JsonSave(progress or {})})
+  _reported(mngr, step, mngr.save, step, args=args, force=True)
+
+
+def _reported(mngr, step, fn, *args, **kwargs):
+  """`fn(*args, **kwargs)`, any failure raised as one CheckpointSaveError naming `step` and the cause."""
   try:
-    mngr.save(step, args=args, force=True)
-  except Exception as e:
-    raise _save_error(mngr, step, e) from None
-
-
-def check(mngr: ocp.CheckpointManager, step: int | None = None) -> None:
-  """Raises CheckpointSaveError if an asynchronous save has failed (cheap; call it between steps)."""
-  try:
-    mngr.check_for_errors()
-  except Exception as e:
-    raise _save_error(mngr, step, e) from None
-
-
-def wait(mngr: ocp.CheckpointManager, step: int | None = None) -> None:
-  """Blocks until pending saves are complete; raises CheckpointSaveError if one failed."""
-  try:
-    mngr.wait_until_finished()
+    return fn(*args, **kwargs)
   except Exception as e:
     raise _save_error(mngr, step, e) from None
 
@@ -202,24 +189,24 @@ class Checkpointer:
     """Saves `step` asynchronously (`block`: waits until it is complete); a failure of the previous save is
     reported now, with its step (CheckpointSaveError)."""
     if self.saved:
-      wait(self.mngr, self.saved[-1])
+      _reported(self.mngr, self.saved[-1], self.mngr.wait_until_finished)
       self.on_note(self.saved[-1], True)
     save(self.mngr, step, state, progress)
     self.on_note(step, False)
     self.saved.append(step)
     if block:
-      wait(self.mngr, step)
+      _reported(self.mngr, step, self.mngr.wait_until_finished)
       self.on_note(step, True)
 
   def check(self) -> None:
     """Raises CheckpointSaveError when an asynchronous save has failed (cheap; called after every step)."""
-    check(self.mngr, self.saved[-1] if self.saved else None)
+    _reported(self.mngr, self.saved[-1] if self.saved else None, self.mngr.check_for_errors)
 
   def close(self, failed: bool) -> None:
     """Waits for a save in flight and closes. After a failure (failed=True) nothing here raises: the save
     completes or is absent, never half-written, and the error that stopped the run is the one reported."""
     if not failed:
-      wait(self.mngr, self.saved[-1] if self.saved else None)
+      _reported(self.mngr, self.saved[-1] if self.saved else None, self.mngr.wait_until_finished)
       self.mngr.close()
       return
     for fn in (self.mngr.wait_until_finished, self.mngr.close):
