@@ -53,38 +53,3 @@ def test_check_config_rejects_with_one_line(edit, match):
   with pytest.raises(JaxgenError, match=match) as e:
     families.check_config(c)
   assert "\n" not in str(e.value)
-
-
-def _jaxgen_imports(path):
-  """Every jaxgen module a file imports, at any depth of the file."""
-  import ast
-  out = set()
-  for node in ast.walk(ast.parse(open(path).read())):
-    if isinstance(node, ast.Import):
-      out |= {a.name for a in node.names if a.name.startswith("jaxgen")}
-    elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxgen"):
-      out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-  return out
-
-
-@pytest.mark.parametrize("package, forbidden", [
-    ("families", ("train", "run", "evaluate", "cli", "runtime", "prepare", "convert")),
-    ("nn", ("families", "train", "run", "evaluate", "cli", "runtime")),
-    ("samplers", ("families", "train", "run", "evaluate", "cli", "runtime")),
-    ("latent", ("families", "train", "run", "evaluate", "cli", "runtime")),
-    ("metrics", ("families", "train", "run", "evaluate", "cli", "runtime")),
-    ("data", ("families", "metrics", "train", "run", "evaluate", "cli", "runtime")),
-    ("viz.py", ("families", "train", "run", "evaluate", "cli", "runtime")),
-    ("config.py", ("families", "data", "nn", "metrics", "train", "run", "evaluate", "cli", "runtime")),
-])
-def test_imports_point_down(package, forbidden):
-  """The families and the packages below them never import a layer above them (docs/design.md)."""
-  import glob, os
-  from tests.conftest import ROOT
-  root = os.path.join(ROOT, "jaxgen", package)
-  paths = glob.glob(os.path.join(root, "**", "*.py"), recursive=True) if os.path.isdir(root) else [root]
-  assert paths
-  for path in paths:
-    bad = sorted(m for m in _jaxgen_imports(path) for f in forbidden if m == f"jaxgen.{f}" or
-                 m.startswith(f"jaxgen.{f}."))
-    assert not bad, (path, bad)
