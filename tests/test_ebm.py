@@ -296,7 +296,7 @@ def test_kl_to_true_is_zero_for_the_true_mixture_and_positive_otherwise():
 def test_toy2d_ebm_samples_every_mode():
   """configs/ebm_toy2d.py (8gaussians) trained on fresh samples: 2,000 Langevin samples from U(box) noise cover all
   8 modes with >= 80 % within 3 std of a mode (jaxgen.metrics.toy2d). Measured (loaded 2-core CPU, 8.7 min):
-  8/8, 98.25 %. (The grid test NLL is printed, not asserted: see the config's docstring.)"""
+  8/8, 98.25 %. (The grid test NLL is printed, not asserted: see docs/results.md.)"""
   from jaxgen.data import toy2d
   from jaxgen.metrics import toy2d as toy_metrics
   c = load_config("ebm_toy2d")
