@@ -41,19 +41,11 @@ or η when that is unset: large early steps cross the box quickly, the last ones
 constant-step chain ends with pixels still jumping by up to η·clip (0.3 at η = 10); smaller final steps let them
 settle, and sampling then runs the chain the energy was trained on (short-run MCMC, Nijkamp et al. 2019).
 
-**Replay buffer** (`ReplayBuffer`, a checkpointed leaf of State): a fixed float32 (capacity, *shape) ring with
-a fill level and a head; writes replace the oldest entries, so it holds the newest `capacity` samples, the set
-of the reference's truncated newest-first list. Initial fill: 128 U(range) samples. On data sets with a jaxgen
-classifier `save_figures` appends the buffer's class histogram to samples/buffer_classes.jsonl.
+**Replay buffer** (`ReplayBuffer`, a checkpointed leaf of State): a fixed (capacity, *shape) ring whose writes
+replace the oldest entries: the set of the reference's newest-first list (docs/reference.md §7).
 
-**Models.** `model.kind="conv"`: the reference net for images (Conv 16/5×5/s2, 32/3×3/s2, 64/3×3/s2,
-64/3×3/s2, swish; Dense 64 swish; Dense 1; 76,993 parameters at 32×32×1); on the CPU its strided convolutions
-run as slices + matmuls (`conv_impl_for`), because Langevin needs ∇ₓE, which XLA:CPU computes as slow
-input-dilated convolutions. `model.kind="mlp"`: swish MLP for `toy2d/*`.
-
-Toy data: `density_report` normalises exp(−E) on a grid over the data box (`jaxgen.metrics.density`) and
-reports the test NLL, a fitted-Gaussian baseline and the KL from the true density; `save_energy_landscape`
-writes the heat map.
+**Models.** `model.kind="conv"`: the reference net (docs/reference.md §7; `conv_impl_for`: its CPU convolutions);
+`model.kind="mlp"`: swish MLP for `toy2d/*`, whose density `density_report` measures (docs/design.md §11).
 """
 from __future__ import annotations
 

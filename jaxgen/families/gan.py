@@ -7,8 +7,7 @@
                d_loss = ½·[BCE(l_r, 1 + ε·u) + BCE(l_f, 0 − ε·u')]     label noise ε = model.label_noise (0.1)
                g_loss = BCE(l_f, 1)                                    non-saturating generator loss
              and a simultaneous update of D (∂d_loss/∂θ_D) and G (∂g_loss/∂θ_G). BCE is computed from logits
-             (log-sigmoid; the reference clips probabilities to [1e-7, 1−1e-7] instead, which only matters once
-             a logit exceeds ±15.4).
+             (log-sigmoid; the reference's clipped probabilities differ past a logit of ±15.4, §4).
   "wgan_gp"  WGAN-GP (Gulrajani et al., 2017): n_critic critic updates, each with fresh latents on the same real
              batch (the reference; `model.critic_data="split"` gives each update its own slice of the batch, as
              the paper's Algorithm 1), minimising
@@ -22,8 +21,7 @@
 G and enters the critic as K constant image channels; the gradient penalty differentiates w.r.t. the image only.
 Images use data.range "symmetric" ([−1, 1], tanh output); `toy2d/*` data uses the MLPs of the paper's toy code.
 
-The generator runs in training mode (batch statistics, moving averages updated) in every critic update and in the
-generator update, as the reference does (its BN moving statistics move n_critic + 1 times per step).
+The generator runs in training mode in every critic and generator update, as the reference (§5).
 
 Sampling can move the generator's samples by discriminator optimal transport (DOT, Tanaka 2019; sample options
 `dot_steps`, `dot_step_size`, `dot_k`; configs/wgan_gp_toy2d.py turns it on): y = argmin_y ‖y − x‖ − C(y)/K.
@@ -240,14 +238,9 @@ def build_networks(config) -> tuple[nn.Module, nn.Module]:
 
 
 def _networks(config, image_shape) -> tuple[nn.Module, nn.Module]:
-  """(generator, critic) under the config's nn.policy: MLPs for toy2d data, the DCGAN/WGAN-GP conv nets for
-  images of `image_shape` (H, W, C) (None: the config's).
-
-  The objective picks the critic: "bce" → DCGAN discriminator (BatchNorm from the 2nd conv, no biases, dropout
-  after every conv, LeakyReLU 0.2); "wgan"/"wgan_gp" → critic with biases, no normalisation, dropout from the 2nd
-  conv, LeakyReLU (0.2, 0.3, 0.2, ...) (the notebook's 2nd `LeakyReLU()` keeps Keras' 0.3). The generator's
-  output convolution has a bias for wgan/wgan_gp (notebook §5) and none for bce (§4).
-  """
+  """(generator, critic) under the config's nn.policy: MLPs for toy2d data, else for images of `image_shape`
+  (H, W, C) (None: the config's) the reference's DCGAN nets ("bce", docs/reference.md §4) or WGAN-GP nets
+  ("wgan", "wgan_gp", §5: critic with biases, no normalisation, model.critic_second_slope; generator output bias)."""
   m = config.model
   objective = config.model.objective
   if data_lib.is_toy2d(config):

@@ -1,18 +1,10 @@
-"""A small CNN classifier trained by jaxgen itself, and the sample-quality metrics built on it.
+"""A small CNN classifier trained by jaxgen itself, and the sample-quality metrics built on it (docs/design.md §11).
 
-Inception-based FID needs pretrained weights that cannot be fetched offline, so jaxgen scores image models with
-a classifier it trains on the real training split of the run's own data set (`digits`, `tfds/mnist`,
-`tfds/fashion_mnist`, ...): the "classifier Fréchet distance" below is FID with this CNN's penultimate layer in
-place of Inception's pool3. Numbers are comparable between jaxgen runs on the same data set and image size, not
-with published FIDs.
-
-Any object with `features(images) -> (N, D)` and `probabilities(images) -> (N, C)` (images float32 NHWC in
-[0, 1]) satisfies :class:`FeatureExtractor`; the metric functions take one, so an Inception extractor can be
-added later without touching them.
-
-`digits` (8x8 native, resized bilinearly by every digits config) is scored by one classifier at 16x16
-(`SCORING_SIZE`): samples of any size are first resized to 16x16 by the data pipeline's own bilinear resize, so
-digits runs compare across image sizes. Other data sets get a classifier per image size.
+The "classifier Fréchet distance" below is FID with this CNN's penultimate layer in place of Inception's pool3,
+trained on the real training split of the run's own data set, so it needs no downloaded weights; its numbers are
+comparable between jaxgen runs on the same data set and image size, not with published FIDs. The metric functions
+take any :class:`FeatureExtractor`. `digits` samples of every size are resized to 16x16 (`SCORING_SIZE`, the data
+pipeline's bilinear resize) and scored by one classifier, so digits runs compare across image sizes.
 
 Classifiers are deterministic from (data set, image size, channels, pad, seed) on a given machine, and cached in
 `$JAXGEN_CACHE/classifiers/<key>/` (default `~/.cache/jaxgen`): flax msgpack plus `meta.json` (test accuracy).
@@ -54,7 +46,7 @@ def scoring_size(dataset: str, image_size: int) -> int:
 
 @runtime_checkable
 class FeatureExtractor(Protocol):
-  """What the image metrics need from a feature network (a jaxgen CNN now, Inception later)."""
+  """What the image metrics need from a feature network (jaxgen's CNN, or any other)."""
 
   name: str
 
@@ -252,14 +244,8 @@ def _write_atomic(path: str, data: bytes) -> None:
 
 def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int = 1, seed: int = 0,
                    pad: int = 0, data_dir: str = "", retrain: bool = False, verbose: bool = False) -> Classifier:
-  """The feature classifier for a data set's samples of an image size, trained on first use and cached on disk.
-
-  The classifier's own size is `scoring_size(dataset, image_size)` (16 for `digits`, whatever the run's size);
-  images of another size are resized to it before scoring.
-
-  Training uses `jaxgen.data.load_split(config, "train")` with the given data settings (range [0, 1]); the test
-  accuracy on the "test" split is in `classifier.meta["test_accuracy"]`.
-  """
+  """The feature classifier for a data set's samples of an image size (its own size: `scoring_size`), trained on
+  first use on the "train" split (range [0, 1]) and cached on disk; meta["test_accuracy"] is on the "test" split."""
   spec = ClassifierSpec(dataset, scoring_size(dataset, image_size), int(channels), int(pad), int(seed), data_dir)
   directory = os.path.join(cache_dir(), "classifiers", spec.key)
   params_path = os.path.join(directory, "params.msgpack")

@@ -10,27 +10,14 @@ Inception-v3 body with three differences, kept here:
   * the classifier has 1008 outputs (unused here: FID and KID read the 2048-d "pool3" features).
 
 Every convolution is `BasicConv`: Conv (no bias) -> BatchNorm (inference statistics, eps 1e-3) -> ReLU.
-Pipeline (`preprocess`, then `FIDInceptionV3`): images in [0, 1] of any size -> bilinear resize to 299x299
-(half-pixel centres, no antialiasing: PyTorch's `interpolate(align_corners=False)`) -> 2x - 1 -> the network
--> global average pool -> (N, 2048).
+Pipeline: `preprocess` (bilinear resize to 299x299, 2x - 1), then `FIDInceptionV3` -> (N, 2048) pool3 features.
+Parameters: 21,785,568 without the fc (torchvision's Inception-v3 minus its 1000-way fc and auxiliary head).
 
-Parameters: 21,785,568 without the fc (conv kernels + BN scale/bias; torchvision's 27,161,264 for Inception-v3
-minus its 1000-way fc (2,049,000) and auxiliary head (3,326,696)); the 1008-way fc of the FID checkpoint would
-add 2,065,392 (23.85M in all).
-
-Weights (not shipped, not downloaded: jaxgen runs offline). `load_weights()` reads an `.npz` whose keys are the
-pytorch-fid state-dict keys with the arrays as PyTorch stores them, e.g.
-  Conv2d_1a_3x3.conv.weight          (32, 3, 3, 3)     OIHW conv kernel
-  Conv2d_1a_3x3.bn.weight / .bias    (32,)             BN scale / offset
-  Conv2d_1a_3x3.bn.running_mean / .running_var (32,)   BN inference statistics
-  Mixed_7c.branch_pool.conv.weight   (192, 2048, 1, 1) ... (fc.* and num_batches_tracked are ignored)
-It is looked for at the path given, else at $JAXGEN_CACHE/inception/pt_inception-2015-12-05.npz (default cache
-~/.cache/jaxgen). Conversion, once, on a machine with internet and PyTorch:
-
-  wget https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
-  python -m jaxgen.metrics.inception --convert=pt_inception-2015-12-05-6726825d.pth \\
-      --out=~/.cache/jaxgen/inception/pt_inception-2015-12-05.npz
-(which is `np.savez(out, **{k: v.numpy() for k, v in torch.load(pth).items()})`).
+Weights (not shipped, not downloaded: jaxgen runs offline). `load_weights()` reads an `.npz` of the pytorch-fid
+state dict, keys and arrays as PyTorch stores them (e.g. `Conv2d_1a_3x3.conv.weight` (32, 3, 3, 3) OIHW,
+`.bn.weight / .bias / .running_mean / .running_var` (32,); fc.* and num_batches_tracked are ignored), from the
+path given or $JAXGEN_CACHE/inception/pt_inception-2015-12-05.npz (default cache ~/.cache/jaxgen). The one-time
+conversion (`--convert`, needs PyTorch) is in README.md, "FID and KID with Inception-v3".
 """
 from __future__ import annotations
 
