@@ -1,14 +1,12 @@
 """`folder:<path>`: every PNG/JPEG file under <path> (recursively), unlabelled.
 
 Files are sorted by their path relative to <path>, decoded with Pillow (gray images stay gray, anything else becomes
-RGB, alpha is dropped) and preprocessed like every image source: the WHOLE image bilinearly squashed to
-data.image_size (half-pixel centres, no antialias, no crop -- what the reference's
-`image_dataset_from_directory(image_size=(s, s))` does), then channels and range.
-Unlabelled by default. With config.data.label = "subfolder" each image is labelled by the first-level
-sub-folder it is in (classes = the sorted sub-folder names, as `image_dataset_from_directory(labels="inferred")`);
-images directly in <path> are then an error.
-The split is fixed: a permutation from a constant seed (not config.seed); its first 10 % (at least 1 file when
-there are 2 or more) are "test", the rest "train".
+RGB, alpha is dropped) and preprocessed like every image source (`jaxgen.data.preprocess`: squashed, not cropped,
+as the reference's `image_dataset_from_directory(image_size=(s, s))`).
+With config.data.label = "subfolder" each image is labelled by the first-level sub-folder it is in (classes = the
+sorted sub-folder names, as `image_dataset_from_directory(labels="inferred")`); images directly in <path> are then
+an error. The split is fixed: a permutation from a constant seed (not config.seed); its first 10 % (at least 1
+file when there are 2 or more) are "test", the rest "train".
 """
 from __future__ import annotations
 

@@ -1,23 +1,16 @@
-"""Deterministic, resumable batches for the training loop.
+"""Deterministic, resumable batches for the training loop (the rules: docs/design.md §5, "Pipeline").
 
 `Pipeline(config, split).batch(step)` is a PURE function of (config.seed, step): resuming at step s reproduces
-exactly the batches an uninterrupted run would have seen, with no iterator state to checkpoint.
-
-Finite sets (digits, tfds/*, folder:*): global batch B = config.train.batch_size; steps_per_epoch = N // B
-(the remainder of each epoch is dropped); step s belongs to epoch e = s // steps_per_epoch, whose order is
-`np.random.default_rng([seed, e]).permutation(N)`, and takes rows [(s mod steps_per_epoch) * B, ... + B) of it.
-Every example appears exactly once per epoch (but the dropped remainder).
+exactly the batches an uninterrupted run would have seen, with no iterator state to checkpoint. Finite sets take
+step s's slice of epoch e's permutation `np.random.default_rng([seed, e])`, the remainder of each epoch dropped.
 
 toy2d, split "train": the global batch of step s is `toy2d.sample(name, fold_in(data_key, s), B)` with
 data_key = fold_in(PRNGKey(seed), DATA_KEY_TAG), a key no other part of jaxgen derives; steps_per_epoch is None.
 toy2d, split "test": the fixed held-out 10,000 points of `load_split` (independent of the seed), batched like a
 finite set, so every model is evaluated on the same points.
 
-Sources read per batch (CelebA, large folders) are prefetched: after batch(s) the next PREFETCH batches are
-prepared on a background thread (safe because batch(s) is pure; a non-sequential request just computes directly).
-
-Multi-host: process p of P gets rows [p B/P, (p+1) B/P) of the global batch (B must divide by P);
-`global_batch(step, sharding)` assembles the global jax.Array with `jax.make_array_from_process_local_data`.
+Sources read per batch are prefetched PREFETCH batches ahead on a background thread (safe because batch(s) is
+pure; a non-sequential request just computes directly). Process p of P gets rows [p B/P, (p+1) B/P).
 """
 from __future__ import annotations
 

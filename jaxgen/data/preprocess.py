@@ -1,16 +1,10 @@
 """Image preprocessing shared by every image source (NumPy, deterministic, no TensorFlow).
 
-The chain, in this order (docs/design.md §5, docs/reference.md §0 and the per-notebook "Data" paragraphs):
-
-  1. to [0, 1]:   uint8 / 255 (floats are taken to be in [0, 1] already; digits arrive as value / 16).
-  2. pad:         `pad` pixels of 0 on each side, in [0, 1] space. In [-1, 1] space that is -1, which is what
-                  the EBM notebook pads MNIST with, and 0 is what the AE/VAE notebooks pad Fashion-MNIST with.
-  3. resize:      bilinear with half-pixel centres and NO antialiasing (= `tf.image.resize(..., "bilinear")`,
-                  which is what `image_dataset_from_directory(image_size=(s, s))` calls), of the WHOLE image to
-                  s x s: a non-square image is squashed, never cropped (CelebA 178x218, flowers).
-  4. channels:    RGB -> gray by luminance (the weights of `tf.image.rgb_to_grayscale`), gray -> RGB by tiling;
-                  an alpha channel is dropped.
-  5. range:       "unit" keeps [0, 1]; "symmetric" maps to [-1, 1] by 2x - 1 (= (v - 127.5) / 127.5 for uint8).
+The chain, in order (docs/design.md §5; docs/reference.md §0 and the notebooks' "Data" paragraphs): to [0, 1]
+(uint8 / 255; floats are taken to be in [0, 1], digits arrive as value / 16) -> pad `pad` pixels of 0 ([0, 1]
+space: -1 in [-1, 1], the EBM notebook's MNIST padding; 0, the AE/VAE notebooks' Fashion-MNIST padding) ->
+bilinear resize of the WHOLE image, squashed, never cropped (`resize_bilinear`: `tf.image.resize`) -> channels
+(BT.601 luma, tiling, alpha dropped) -> range ("symmetric": 2x - 1 = (v - 127.5) / 127.5 for uint8).
 """
 from __future__ import annotations
 

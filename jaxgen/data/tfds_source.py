@@ -8,12 +8,9 @@
   tfds/oxford_flowers102            images of various sizes; "train" = train+validation (2,040), "test" = test
                                     (6,149) -- the reference trains on every image it has and ignores labels.
 
-A data set must be prepared once in array_record format (on a machine with internet; see jaxgen.prepare for what
-that needs):
-  python -m jaxgen.prepare <name> [--data_dir=DIR]
-Reading the prepared files needs neither TensorFlow nor internet access.
-Splits whose preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are decoded once into memory;
-larger ones are read and preprocessed per batch.
+A data set is prepared once, where there is internet, with `python -m jaxgen.prepare <name> [--data_dir=DIR]`;
+reading it needs neither. Splits whose preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are
+decoded once into memory; larger ones are read and preprocessed per batch.
 """
 from __future__ import annotations
 

@@ -1,23 +1,12 @@
-"""Reverse diffusion as pure functions over `lax.scan` (docs/design.md §4, docs/reference.md §8).
+"""Reverse diffusion as pure functions over `lax.scan` (docs/design.md §4, docs/reference.md §8): `ddim` (the
+reference's deterministic steps) and `ddpm` (ancestral), for any schedule of `jaxgen.samplers.schedules` and any
 
-The samplers work with any noise-prediction function and any schedule of `jaxgen.samplers.schedules`:
+    eps_fn(x_t, noise_rates, signal_rates) -> eps_hat          # same shape as x_t: (n, ...), rates (n, 1, ..., 1)
 
-    eps_fn(x_t, noise_rates, signal_rates) -> eps_hat          # same shape as x_t
-
-`x_t` has shape (n, ...) (images NHWC or points (n, d)); the rates passed to `eps_fn` have shape (n, 1, ..., 1)
-(broadcastable against `x_t`). Time runs from t = 1 (noise) to t = 0 (data) in `steps` equal steps:
-t_k = 1 - k / steps, k = 0..steps-1, each step going from t_k to t_k - 1/steps.
-
-Both samplers return the last prediction of the clean data, x0_hat = (x_t - noise_rate eps_hat) / signal_rate at
-t = 1/steps (the reference's `reverse_diffusion` returns it, quirk #8): with the offset-cosine schedule t = 0 still
-carries noise rate sqrt(1 - 0.95^2) ~ 0.31, and for DDPM with abar(0) = 1 (the linear schedule) the last ancestral
-step's mean *is* x0_hat and its posterior variance is 0, so nothing is lost.
-
-  * `ddim`: the deterministic DDIM step (eta = 0) of the reference: predict eps and x0, re-noise x0_hat to the next
-    time's rates, x_next = signal(t_next) x0_hat + noise(t_next) eps_hat.
-  * `ddpm`: ancestral sampling, x_s = (x_t - beta/sqrt(1 - abar_t) eps_hat) / sqrt(alpha) + sigma z, with
-    alpha = abar_t / abar_s and beta = 1 - alpha between the chosen times s < t (any step count), and
-    sigma^2 = beta (1 - abar_s) / (1 - abar_t) (the posterior variance beta-tilde, default) or beta.
+Both return the last prediction of the clean data, x0_hat at t = 1/steps (the reference's `reverse_diffusion`
+returns it, quirk #8): with the offset-cosine schedule t = 0 still carries noise rate sqrt(1 - 0.95^2) ~ 0.31, and
+for DDPM with abar(0) = 1 (the linear schedule) the last ancestral step's mean *is* x0_hat and its posterior
+variance is 0, so nothing is lost.
 """
 from typing import Callable, Tuple
 
