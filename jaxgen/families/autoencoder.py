@@ -8,14 +8,11 @@ Decoder (`model.decoder`):
 Output layer (`model.output_layer`): "conv" = Conv2D(C, 3×3) (Fashion AE/VAE) or "conv_transpose" =
 Conv2DTranspose(C, 3×3, s1) (faces VAE); the network returns *logits*; images are sigmoid(logits) in [0, 1].
 
-Loss: per-pixel BCE from logits (`optax.sigmoid_binary_cross_entropy`, as Keras does on a sigmoid output),
-averaged over pixels and batch (Keras `binary_crossentropy`); or `model.recon_loss="mse"`. Adam(1e-3, ε 1e-7).
+Loss: per-pixel BCE from logits averaged over pixels and batch (docs/reference.md §1), or `model.recon_loss="mse"`.
 
 `sample` draws uniformly in a box of the embeddings, as the reference (which uses the test embeddings' box):
 State keeps `box_lo`/`box_hi`, an EMA (decay `model.box_decay`) of each training batch's per-dimension min/max,
 so it follows the embedding as it moves; `embedding_box(state, x)` gives the exact box of any data set.
-
-Convolutions use `jaxgen.nn.layers` (Keras inits; on the CPU the matmul formulations of `jaxgen.nn.conv`).
 """
 from __future__ import annotations
 

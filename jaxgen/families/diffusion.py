@@ -10,20 +10,16 @@ Training (one jitted `train_step`):
     n_loss = mean |eps - eps_hat|                     (model.loss = "mse": mean (eps - eps_hat)^2, as DDPM)
     AdamW(1e-3, weight decay 1e-4, eps 1e-7) step; EMA (0.999) of the parameters AND the BN statistics
 
-The reference differentiates the *sum* of the per-pixel L1 (Keras `mean_absolute_error` reduces only the channel
-axis); under Adam that only rescales epsilon, so jaxgen uses the mean (quirk #7). The EMA starts from the initial
-parameters (the reference starts it from an independent random init, quirk #7). `model.ema_warmup` (off in the reference
-config, on in the short digits/toy configs) ramps the decay as min(ema_decay, (1 + n)/(10 + n)).
+The mean L1 and the EMA started from the initial parameters differ from the reference's summed L1 and fresh EMA
+(quirk #7, docs/reference.md §8); `model.ema_warmup` ramps the decay as min(ema_decay, (1 + n)/(10 + n)).
 
 Sampling uses the EMA network in inference mode (BN moving statistics) with `jaxgen.samplers.ddim` (default: the
 reference's deterministic reverse diffusion, 20 steps) or `ddpm` (ancestral), and de-normalises:
 images = clip(mean + x0_hat sqrt(var), data range) mapped to [0, 1]; toy points = mean + x0_hat sqrt(var).
 
-Normalisation statistics: `init(config, key, example_batch)` computes the per-channel (last-axis) mean and biased
-variance of `example_batch["x"]` (Keras `Normalization.adapt`); the training loop passes up to 4,096 real training
-examples there. A constant batch (the zeros of `jaxgen.data.example_batch`, used to build a State's structure
-before a checkpoint restore) gives variance 0, which is replaced by 1; `adapt_normalizer` and `with_normalizer`
-set the statistics explicitly.
+Normalisation statistics (Keras `Normalization.adapt`): `init` takes them from `example_batch["x"]`, up to 4,096
+real training examples from the loop; the zeros of `jaxgen.data.example_batch` (a State's structure before a
+restore) give variance 0, replaced by 1.
 """
 from __future__ import annotations
 

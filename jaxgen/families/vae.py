@@ -17,9 +17,7 @@ and `elbo(...)` returns it per example. The reference's (w=500, "mean") on 32×3
 objective is SSE/(2σ²) + KL, so the reference is the ELBO of σ² = 3072/(2·2000) = 0.768). `eval_step` also
 reports `neg_elbo`, the textbook −ELBO in nats (one z sample) under that same decoder likelihood.
 
-For the importance-weighted bound (jaxgen.metrics.likelihood): `encode(state, x) -> (mean, logvar)`,
-`decoder_logits(state, z)` and `log_px_given_z(state, z, x) -> (B,)` (Bernoulli for "bce"; Gaussian with the
-σ² implied by the loss, above, for "mse").
+`encode`, `decoder_logits` and `log_px_given_z` serve the importance-weighted bound (jaxgen.metrics.likelihood).
 """
 from __future__ import annotations
 

@@ -9,10 +9,7 @@ Image size S = 4·2^n: the generator projects the latent to a 4x4 map with a str
 convolution (`features[0]` channels), doubles the resolution n−1 times (`features[1:]`), then a last stride-2
 transposed convolution to C channels with tanh. The critic halves the resolution n times (`features`), then a
 4x4 VALID convolution gives one number per example. `adapt_features` maps the reference widths (written for
-64x64, n = 4) to other sizes.
-
-All layers use the Keras defaults of `jaxgen.nn.layers` (glorot_uniform kernels, zero biases, BN epsilon 1e-3);
-the convolutions use its per-backend formulation (`impl="auto"`).
+64x64, n = 4) to other sizes. All layers are the Keras-default `jaxgen.nn.layers`.
 """
 from __future__ import annotations
 

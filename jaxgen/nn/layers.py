@@ -1,17 +1,11 @@
-"""Keras-default layers shared by every family.
-
-The Keras notebooks rely on Keras 2 defaults that differ from Flax's. The layers here set them explicitly, so a
-family writes `layers.Conv(32, (3, 3), strides=2)` and gets the reference layer:
-
-  Dense, Conv, ConvTranspose   kernel_init glorot_uniform (Flax: lecun_normal), bias zeros
-  BatchNorm                    momentum 0.99, epsilon 1e-3 (Flax: epsilon 1e-5)
-  leaky_relu(x)                slope 0.3 = Keras `LeakyReLU()` with no argument (Flax: 0.01)
+"""Keras-default layers shared by every family: `Dense`, `Conv`, `ConvTranspose` (glorot-uniform kernels), `BatchNorm`
+(epsilon 1e-3), `leaky_relu` (slope 0.3), the Keras 2 defaults the notebooks rely on (docs/reference.md §0), so a
+family writes `layers.Conv(32, (3, 3), strides=2)` and gets the reference layer.
 
 `Conv` and `ConvTranspose` are drop-in replacements for `flax.linen.Conv` / `flax.linen.ConvTranspose` (same
 parameter names, shapes and function; `transpose_kernel=False`) whose `impl` picks how the convolution is
 computed (`jaxgen.nn.conv`: "auto" is resolved when the layer is traced, from the backend it runs on).
-
-All arrays are NHWC; kernels are HWIO (kh, kw, in, out), as in Flax.
+Arrays are NHWC; kernels are HWIO (kh, kw, in, out), as in Flax.
 """
 from __future__ import annotations
 
