@@ -93,16 +93,12 @@ def _parse_like(text: str, default):
     if text.lower() in ("false", "0", "no"):
       return False
     raise ValueError("true or false")
-  if isinstance(default, int):
-    try:
-      return int(text)
-    except ValueError:
-      raise ValueError("an integer") from None
-  if isinstance(default, float):
-    try:
-      return float(text)
-    except ValueError:
-      raise ValueError("a number") from None
+  for kind, expected in ((int, "an integer"), (float, "a number")):
+    if isinstance(default, kind):
+      try:
+        return kind(text)
+      except ValueError:
+        raise ValueError(expected) from None
   if isinstance(default, (tuple, list)):
     try:
       value = ast.literal_eval(text)
