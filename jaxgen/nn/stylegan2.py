@@ -32,10 +32,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.nn.modulated import normalize_2nd_moment
+from jaxgen.nn.modulated import SQRT2, normalize_2nd_moment
 from jaxgen.nn.upfirdn2d import setup_filter, upfirdn2d, upsample2d
 
-SQRT2 = float(np.sqrt(2.0))
 NOISE_MODES = ("random", "const", "none")
 
 
@@ -49,8 +48,9 @@ def bias_act(x: jax.Array, b: jax.Array, act: str = "linear", clamp: Optional[fl
 
 
 def channels_at(res: int, channel_base: int, channel_max: int) -> int:
-  """Feature maps of block b{res}: min(channel_base // res, channel_max) (FFHQ-1024: 512 up to 64, ..., 32 at 1024)."""
-  return min(channel_base // res, channel_max)
+  """Feature maps of block b{res}: min(channel_base // res, channel_max), at least 1 (FFHQ-1024: 512 up to 64, ...,
+  32 at 1024)."""
+  return max(1, min(channel_base // res, channel_max))
 
 
 def block_resolutions(resolution: int) -> list:

@@ -10,8 +10,8 @@ Generator
              -> lrelu(0.2)*sqrt(2); toRGB = modulated 1x1 conv without demodulation (skip generator).
 Discriminator  residual: fromRGB 1x1 -> per halving [conv3x3, down, conv3x3] + (down, 1x1) skip, summed / sqrt(2)
              -> 4x4: minibatch stddev, conv3x3, dense, dense 1.
-Departures from StyleGAN2, for size: bilinear up/downsampling in place of the [1,3,3,1] FIR transposed convolution
-(same filter up to edges); the discriminator's 3x3 convs run after each 2x2 average-pooling.
+Departures from StyleGAN2, for size (docs/reference.md §11): bilinear resampling in place of the [1,3,3,1] FIR
+filter; the discriminator's second 3x3 conv of a block runs after its 2x2 average pooling.
 """
 import dataclasses
 import functools
@@ -25,14 +25,7 @@ from jaxgen.errors import choice
 from jaxgen.latent.mixing import broadcast_layers
 from jaxgen.nn.modulated import (SQRT2, EqualConv2D, EqualDense, MappingNetwork, StyleLayer, ToRGB, downsample2x,
                                  lrelu_gain, minibatch_stddev, upsample2x)
-from jaxgen.nn.stylegan2 import GeneratorFunctions, block_resolutions, num_ws
-
-NOISE_MODES = ("random", "const", "none")
-
-
-def channels_at(res: int, channel_base: int, channel_max: int) -> int:
-  """Feature maps at resolution `res`: min(channel_base // res, channel_max) (StyleGAN2's rule)."""
-  return max(1, min(channel_base // res, channel_max))
+from jaxgen.nn.stylegan2 import NOISE_MODES, GeneratorFunctions, block_resolutions, channels_at, num_ws
 
 
 def noise_shapes(resolution: int) -> list:

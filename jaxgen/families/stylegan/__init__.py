@@ -5,10 +5,8 @@ generator (model.arch = "compact" | "stylegan2_ada"; networks in jaxgen.nn.style
   training.py  losses (logistic + R1, WGAN-GP), style-mixing regularisation, train_step
   outputs.py   rendering, sample, sample_outputs (truncation, interpolation, directions, style mixing)
 
-Pure generator functions for the latent tools (`jaxgen.latent`):
-  gen = state.generator
-  w = gen.mapping(params, z)                         (B, z_dim) -> (B, w_dim)
-  x = gen.synthesis(params, w_plus, key, "random")   (B, L, w_dim) -> (B, R, R, C) in the data range [-1, 1]
+`state.generator.mapping(params, z)` (B, z_dim) -> (B, w_dim) and `.synthesis(params, w_plus, key, noise_mode)`
+(B, L, w_dim) -> (B, R, R, C) in [-1, 1] are pure functions for the latent tools (docs/design.md §10).
 """
 from jaxgen.families.stylegan.model import HParams, State, build_networks, init, make_optimizer, validate_config
 from jaxgen.families.stylegan.outputs import (SAMPLE_OPTIONS, class_probability_along, find_direction, render, sample,

@@ -14,7 +14,6 @@ from jaxgen.nn import policy, stylegan2, stylegan_compact
 
 ARCHS = ("compact", "stylegan2_ada")
 LOSSES = ("logistic", "wgan_gp")
-NOISE_MODES = ("random", "const", "none")
 # Old key -> new key: rejected with a "did you mean" (the shared renames plus this family's own).
 RENAMED = {**RENAMED_KEYS, "sample.edit_layers": "sample.layer_weights"}
 # Keys added with model.arch; a config without them (e.g. recorded by an earlier jaxgen) gets a clear error.
@@ -95,7 +94,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 def check_sample_settings(settings: dict) -> None:
   if "noise_mode" in settings:
-    choice("sample.noise_mode", settings["noise_mode"], NOISE_MODES)
+    choice("sample.noise_mode", settings["noise_mode"], stylegan2.NOISE_MODES)
   if "alpha_units" in settings:
     choice("sample.alpha_units", settings["alpha_units"], ("std", "raw"))
   if "interp_space" in settings:
@@ -105,15 +104,13 @@ def check_sample_settings(settings: dict) -> None:
 def build_networks(config):
   """(generator, discriminator) from a config: the generator of model.arch, jaxgen's residual discriminator."""
   m, d = config.model, config.data
-  res, ch = int(d.image_size), int(d.channels)
+  res = int(d.image_size)
+  args = (res, int(d.channels), int(m.z_dim), int(m.w_dim), int(m.mapping_layers), float(m.mapping_lr_mul),
+          int(m.channel_base), int(m.channel_max))
   if m.arch == "stylegan2_ada":
-    gen = stylegan2.StyleGAN2ADAGenerator(stylegan2.Generator(
-        res, ch, int(m.z_dim), int(m.w_dim), int(m.mapping_layers), float(m.mapping_lr_mul), int(m.channel_base),
-        int(m.channel_max), float(m.conv_clamp) or None))
+    gen = stylegan2.StyleGAN2ADAGenerator(stylegan2.Generator(*args, float(m.conv_clamp) or None))
   else:
-    gen = stylegan_compact.StyleGenerator(stylegan_compact.Generator(
-        res, ch, int(m.z_dim), int(m.w_dim), int(m.mapping_layers), float(m.mapping_lr_mul), int(m.channel_base),
-        int(m.channel_max)))
+    gen = stylegan_compact.StyleGenerator(stylegan_compact.Generator(*args))
   disc = stylegan_compact.Discriminator(res, int(m.channel_base), int(m.channel_max), int(m.mbstd_group))
   # model.dtype / model.conv_impl (jaxgen.nn.policy) on both networks; parameters stay float32.
   return type(gen)(policy.configure(gen.net, config)), policy.configure(disc, config)
