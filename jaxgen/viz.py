@@ -117,12 +117,9 @@ def labelled_grid_figure(images, ncols: int | None = None, scale: int | None = N
 
 def save_image_grid(images, path: str, ncols: int | None = None, scale: int | None = None, row_labels=None,
                     col_labels=None) -> None:
-  """Writes images (N, H, W, C) in [0, 1] as one PNG grid; small images are upscaled for viewing.
-
-  With `row_labels` (one per row, e.g. the step count of each row of a sweep or the class of each row) and/or
-  `col_labels` (one per column, e.g. the Langevin step of each column of a chain) the labels are drawn in margins
-  left of / above the grid (see `labelled_grid_figure`).
-  """
+  """Writes images (N, H, W, C) in [0, 1] as one PNG grid; small images are upscaled for viewing. `row_labels`
+  (e.g. the step count of each row of a sweep) and `col_labels` (e.g. the Langevin step of each column of a chain)
+  are drawn in margins left of / above the grid (`labelled_grid_figure`)."""
   images = np.asarray(images)
   if row_labels is None and col_labels is None:
     save_image(image_grid(images, ncols), path, scale=default_scale(images.shape[1]) if scale is None else scale)

@@ -51,17 +51,12 @@ def prepare_hint(name: str, data_dir: str | None) -> str:
           f"(needs internet and {PREPARE_INSTALL}).")
 
 
-class _HideMissingFolderWarnings(logging.Filter):
-  """Drops TFDS's 'Variant folder ... has no dataset_info.json' warnings: jaxgen says itself what is missing."""
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("Variant folder")
-
-
 @contextlib.contextmanager
 def without_missing_folder_warnings():
-  """Context: TFDS's 'Variant folder ... has no dataset_info.json' warnings are not shown."""
-  absl_logger, quiet = logging.getLogger("absl"), _HideMissingFolderWarnings()
+  """Context: TFDS's 'Variant folder ... has no dataset_info.json' warnings are not shown (jaxgen says itself what
+  is missing)."""
+  absl_logger = logging.getLogger("absl")
+  quiet = lambda record: not str(record.msg).startswith("Variant folder")
   absl_logger.addFilter(quiet)
   try:
     yield
@@ -107,11 +102,6 @@ def open_split(name: str, split: str, data_dir: str | None = None):
   return _open_tfds(name, SPLITS[name][split], data_dir)
 
 
-def _read_records(ds, indices: np.ndarray) -> list:
-  """Records ds[i] for i in indices, in order."""
-  return sources.parallel_map(ds.__getitem__, [int(i) for i in indices])
-
-
 def _label_fn(name: str, label_attr: str, first_record: dict):
   """record -> int label, or None when the set is unlabelled under this config."""
   if name == "celeb_a":
@@ -151,7 +141,7 @@ def open_source(config, name: str, split: str):
   label_of = _label_fn(name, label_attr, ds[0])
 
   def read(indices):
-    records = _read_records(ds, indices)
+    records = sources.parallel_map(ds.__getitem__, [int(i) for i in indices])
     images = [np.asarray(r["image"]) for r in records]
     labels = None if label_of is None else [label_of(r) for r in records]
     return images, labels

@@ -1,15 +1,6 @@
-"""Sample-quality metrics that work offline.
-
-  frechet     frechet_distance(mu1, cov1, mu2, cov2), feature_statistics, RunningStatistics
-  classifier  FeatureExtractor protocol; get_classifier(dataset, image_size, channels, seed) -> a CNN trained on
-              the data set's training split (cached); image_metrics (classifier Fréchet distance, confidence,
-              label entropy, label accuracy)
-  toy2d       mode_metrics (modes covered, high-quality fraction, reverse KL), energy_distance, mmd_rbf
-  likelihood  iwae_bound (K=1: the ELBO), elbo, Gaussian/Bernoulli log-likelihoods
-  density     (EBM engineer) density metrics for energy models
-
-Inception FID is not available offline (no pretrained weights); an Inception network wrapped as a
-`classifier.FeatureExtractor` plugs into `classifier.image_metrics` unchanged.
+"""Sample-quality metrics (docs/design.md §11): frechet (Fréchet distance, KID), classifier (jaxgen's own CNN
+and its image metrics), inception (the FID Inception-v3), toy2d (mode and two-sample metrics), likelihood (IWAE
+bound, ELBO), density (normalised densities of 2-D energy models).
 """
 from jaxgen.metrics.frechet import (RunningStatistics, feature_statistics, frechet_distance,
                                     frechet_distance_from_features, trace_sqrt_product)

@@ -31,14 +31,8 @@ def trace_sqrt_product(cov1: np.ndarray, cov2: np.ndarray) -> float:
 
 
 def frechet_distance(mu1, cov1, mu2, cov2) -> float:
-  """Squared Fréchet (2-Wasserstein) distance between N(mu1, cov1) and N(mu2, cov2).
-
-  Args:
-    mu1, mu2: means, shape (D,).
-    cov1, cov2: covariances, shape (D, D), symmetric positive semi-definite.
-  Returns:
-    A Python float >= 0 (tiny negative round-off is clipped to 0). This is the quantity FID reports.
-  """
+  """Squared Fréchet (2-Wasserstein) distance between N(mu1, cov1) and N(mu2, cov2), the quantity FID reports:
+  means (D,), symmetric PSD covariances (D, D) -> a Python float >= 0 (tiny negative round-off clipped to 0)."""
   mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
   cov1, cov2 = np.atleast_2d(np.asarray(cov1, np.float64)), np.atleast_2d(np.asarray(cov2, np.float64))
   if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.size, mu1.size):

@@ -1,16 +1,10 @@
-"""Noise-prediction networks of the diffusion family: the reference U-Net and an MLP for 2-D toy data.
-
-The U-Net is the reference's (the keras.io DDIM example) layer for layer, with the Keras defaults made explicit
-(glorot-uniform kernels, zero biases, BatchNorm momentum 0.99 / epsilon 1e-3 without scale and center):
+"""Noise-prediction networks of the diffusion family: the reference U-Net (the keras.io DDIM example, layer for layer
+with the Keras defaults made explicit; its layers, widths and parameter counts: docs/reference.md §8) and an MLP for
+2-D toy data. The U-Net works for any H, W divisible by 2^len(widths) and any channel count:
 
     x = Conv1x1(32)(x_t) || upsample(sinusoidal_embedding(noise_variance))   -> H x W x 64
-    DownBlock(32) -> DownBlock(64) -> DownBlock(96)                          (H/8 x W/8)
-    ResidualBlock(128) x 2
-    UpBlock(96) -> UpBlock(64) -> UpBlock(32)                                (H x W)
-    Conv1x1(channels, zero-initialised)                                       -> eps_hat
-
-It works for any H, W divisible by 2^len(widths) and any channel count; 1,950,627 trainable parameters and 2,880
-batch statistics (mean + var) at the reference widths with 3 channels.
+    DownBlock(32) -> DownBlock(64) -> DownBlock(96) -> ResidualBlock(128) x 2 -> UpBlock(96) -> UpBlock(64)
+    -> UpBlock(32) -> Conv1x1(channels, zero-initialised)                    -> eps_hat
 """
 from typing import Sequence
 
@@ -25,8 +19,7 @@ _kernel_init = nn.initializers.glorot_uniform()  # Keras default
 
 
 def _conv(features: int, kernel: int, name=None, impl: str = "auto", **kwargs) -> nn.Module:
-  """A stride-1 "same" convolution with glorot-uniform kernel and zero bias (`jaxgen.nn.layers.Conv`)."""
-  kwargs.setdefault("kernel_init", _kernel_init)
+  """A stride-1 "same" convolution with glorot-uniform kernel and zero bias (`jaxgen.nn.layers.Conv`'s defaults)."""
   return layers.Conv(features, (kernel, kernel), padding="SAME", name=name, impl=impl, **kwargs)
 
 

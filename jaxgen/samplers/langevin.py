@@ -1,8 +1,7 @@
 """Langevin dynamics (SGLD / ULA) as a pure function over `lax.scan`.
 
-Sign convention (one for the whole library): an **energy** E(x) is low where data is likely and defines
-the density p(x) ∝ exp(−E(x)). The sampler steps *against* the gradient of the energy. (The reference
-notebook's network outputs a *score* s(x) = −E(x) and steps along ∇s; the update below is the same update.)
+Sign convention (one for the whole library, jaxgen.families.ebm): an **energy** E(x) is low where data is likely,
+p(x) ∝ exp(−E(x)), and the sampler steps *against* ∇E (the reference ascends its score s = −E: the same update).
 
 One step of the reference's update, for x of shape (B, ...):
 
@@ -19,8 +18,7 @@ step_size → 0; for E = ‖x − μ‖²/(2σ²) and r = step_size/σ² the cha
 stationary variance is (1 − r)²·2σ²/(2 − r) (checked against that recursion in `tests/test_langevin.py`).
 step_size and noise_scale may also be per-step schedules of shape (steps,), e.g. `geometric_schedule` for
 annealed Langevin (large steps first to cross between modes, then the small steps that resolve them).
-The reference's setting (step 10, noise 0.005, gradient clip 0.03, range [−1, 1]) is *not* a sampler of
-exp(−E): it is short-run gradient descent with a little noise, moving each pixel at most 0.3 per step.
+The reference's setting is short-run, nearly noiseless gradient descent, not a sampler of exp(−E) (see the EBM).
 """
 from __future__ import annotations
 
@@ -106,9 +104,6 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
     return_chain: False -> the final state (B, ...). True -> every state, (steps, B, ...). A tuple of step
       indices (static) -> (len(indices), B, ...), where index i is the state after i + 1 updates (the
       reference's per-step list), e.g. `REFERENCE_CHAIN_STEPS` for a 1000-step run.
-
-  Returns:
-    The final state, or the chain as described for `return_chain`.
   """
   steps = int(steps)
   if steps < 1:

@@ -7,17 +7,9 @@ amplitudes in the forward process
 
 Time runs from t = 0 (data side) to t = 1 (noise side); signal rates decrease and noise rates increase with t.
 
-Which pairs satisfy signal^2 + noise^2 = 1 (variance-preserving, "VP"):
-  * `linear`        yes: signal = sqrt(abar), noise = sqrt(1 - abar) with abar the DDPM cumulative product.
-  * `cosine`        yes: signal = cos(angle), noise = sin(angle) with angle = t arccos(COSINE_END_SIGNAL_RATE).
-  * `offset_cosine` yes: signal = cos(angle), noise = sin(angle) with angle linear in t between
-                    arccos(max_signal_rate) and arccos(min_signal_rate).
-All three are VP, so `alpha_bar(t) = signal_rate(t)**2` is the DDPM cumulative product abar_t and
-`1 - alpha_bar(t) = noise_rate(t)**2`. They differ at the end points:
-  * `linear`        signal 1 at t = 0 and sqrt(abar_1000) ~ 6.4e-3 at t = 1.
-  * `cosine`        signal 1 at t = 0 and COSINE_END_SIGNAL_RATE = sqrt(abar_1000) = 6.38e-3 at t = 1 (the linear
-                    schedule's end point; see `cosine` for why it is not 0).
-  * `offset_cosine` signal 0.95 at t = 0 and 0.02 at t = 1 (the reference's max/min signal rates, used in training).
+All three (`linear`, `cosine`, `offset_cosine`) are variance preserving: signal^2 + noise^2 = 1, so
+`alpha_bar(t) = signal_rate(t)**2` is the DDPM cumulative product abar_t. Their end points (signal at t = 0 and
+t = 1): linear 1 and sqrt(abar_1000) = 6.38e-3; cosine the same (see `cosine`); offset_cosine 0.95 and 0.02.
 No schedule reaches signal 0: the samplers start at t = 1 with an eps-prediction model, whose first x0 estimate
 (x_t - noise eps_hat) / signal divides by signal_rate(1), so any error of eps_hat is multiplied by 1/signal_rate(1).
 
