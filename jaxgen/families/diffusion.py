@@ -268,14 +268,6 @@ def _reverse(state: State, initial_noise, key, steps: int, sampler: str):
   return denormalize(state, x0_hat)
 
 
-def _check_steps(steps) -> int:
-  if isinstance(steps, (np.integer,)):
-    steps = int(steps)
-  check(isinstance(steps, int) and not isinstance(steps, bool) and steps > 0,
-        f"steps={steps!r} must be a positive integer (reverse diffusion steps).")
-  return steps
-
-
 def generate(state: State, key: jax.Array, num: int, steps: int = 20, initial_noise=None,
              sampler: str = "ddim") -> jax.Array:
   """The reference's `generate`: reverse diffusion from N(0, I) (or the given `initial_noise` (num, *shape)).
@@ -283,7 +275,7 @@ def generate(state: State, key: jax.Array, num: int, steps: int = 20, initial_no
   Returns images float32 (num, H, W, C) in [0, 1] or points (num, 2) in data coordinates. `key` draws the initial
   noise (when not given) and DDPM's per-step noise.
   """
-  steps = _check_steps(steps)
+  steps = samplers.check_steps(steps)
   choice("sampler", sampler, SAMPLERS)
   k_noise, k_sampler = jax.random.split(key)
   shape = (int(num),) + tuple(state.hp.example_shape)

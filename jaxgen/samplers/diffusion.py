@@ -26,7 +26,9 @@ def _rates(schedule: Schedule, t, x: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndar
   return noise_rates, signal_rates
 
 
-def _check_steps(steps) -> int:
+def check_steps(steps) -> int:
+  """`steps` as a Python int (NumPy integers too; static under jit); JaxgenError unless a positive integer."""
+  steps = int(steps) if isinstance(steps, jnp.integer) else steps
   if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
     raise JaxgenError(f"steps={steps!r} must be a positive integer (the number of reverse diffusion steps).")
   return steps
@@ -73,7 +75,7 @@ def ddim(eps_fn: EpsFn, x_T: jnp.ndarray, schedule: Schedule, steps: int, return
   shape of x_T, in the model's (normalised) data space; with `return_all`, also the stacked (x0_hats, xs) of every
   step, each (steps, n, ...).
   """
-  steps = _check_steps(steps)
+  steps = check_steps(steps)
 
   def body(x, times):
     t, t_next = times
@@ -118,7 +120,7 @@ def ddpm(eps_fn: EpsFn, x_T: jnp.ndarray, key: jax.Array, schedule: Schedule, st
   Returns the last x0_hat (at t = 1/steps), shape of x_T. With abar(0) = 1 this equals the last ancestral step's
   output (its posterior variance is 0). `key` gives the per-step noise (split once per step).
   """
-  steps = _check_steps(steps)
+  steps = check_steps(steps)
   if variance not in ("posterior", "beta"):
     raise JaxgenError(f"variance={variance!r} is not allowed; choose 'posterior' or 'beta'.")
   t, t_next = step_times(steps)
