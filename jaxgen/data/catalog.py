@@ -48,12 +48,8 @@ def is_toy2d(config) -> bool:
 
 
 def num_classes(config) -> int:
-  """Number of label classes of the configured data set; 0 when batches carry no "label".
-
-  digits, mnist, fashion_mnist, cifar10: 10; oxford_flowers102: 102; celeb_a: 2 when `data.label` names a binary
-  attribute (label = 1 where the attribute is true), else 0; folder: the number of class sub-folders when
-  data.label = "subfolder", else 0; toy2d: 0.
-  """
+  """Number of label classes of the configured data set; 0 when batches carry no "label" (toy2d; celeb_a and
+  folders unless `data.label` names an attribute (2 classes: label 1 where true) or "subfolder")."""
   kind, arg = parse_name(config.data.name)
   if kind == "digits":
     return 10
@@ -118,9 +114,8 @@ def load_split(config, split: str) -> dict:
   """The whole split as NumPy arrays: {"x": float32 (N, H, W, C) in data.range, "label": int32 (N,)}.
 
   "label" is present exactly when num_classes(config) > 0. Results are cached per data settings and returned
-  read-only. For toy2d the split is a FIXED finite draw from constant keys (independent of config.seed):
-  "test" = 10,000 points, "train" = 100,000 points, {"x": float32 (N, 2)}; training itself uses the infinite
-  stream of `make_pipeline`. Large TFDS sets (celeb_a) are decoded in full here: prefer `make_pipeline`.
+  read-only. toy2d: {"x": float32 (N, 2)}, the fixed draws of docs/design.md §5 (training samples the stream).
+  Large TFDS sets (celeb_a) are decoded in full here: prefer `make_pipeline`.
   """
   _check_split(split)
   kind, arg = parse_name(config.data.name)

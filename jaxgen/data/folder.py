@@ -99,11 +99,6 @@ def open_source(config, path: str, split: str):
   path = os.path.abspath(os.path.expanduser(path))
   files = split_files(path, split)
   d = config.data
-
-  def prep_one(images):
-    return prep.preprocess(images, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
-                           range_=d.range, what=f"images of folder:{path}")
-
   label = d.get("label", "") or ""
   if label and label != LABEL_SUBFOLDER:
     raise JaxgenError(f"data.label={label!r} is not allowed for folder:{path}; choose '' (unlabelled) or "
@@ -117,6 +112,7 @@ def open_source(config, path: str, split: str):
     images = sources.parallel_map(read_image, [files[int(i)] for i in indices])
     return images, None if labels is None else labels[np.asarray(indices, np.int64)]
 
+  prep_one = functools.partial(prep.preprocess_for, config, what=f"images of folder:{path}")
   prep_batch = functools.partial(sources.prep_images, preprocess_fn=prep_one)
   lazy = sources.LazySource(len(files), read, prep_batch, has_labels=labels is not None)
   if not sources.fits_in_memory(config, len(files)):

@@ -115,16 +115,6 @@ def _label_fn(name: str, label_attr: str, first_record: dict):
   return lambda r: int(r["label"])
 
 
-def _prep_fn(config, name: str):
-  d = config.data
-
-  def prep_one(images):
-    return prep.preprocess(images, image_size=int(d.image_size), channels=int(d.channels), pad=int(d.pad),
-                           range_=d.range, what=f"tfds/{name} images")
-
-  return functools.partial(sources.prep_images, preprocess_fn=prep_one)
-
-
 def open_source(config, name: str, split: str):
   """A source (see jaxgen.data.sources) over split `split` of TFDS data set `name`, preprocessed per config.
 
@@ -146,7 +136,9 @@ def open_source(config, name: str, split: str):
     labels = None if label_of is None else [label_of(r) for r in records]
     return images, labels
 
-  lazy = sources.LazySource(n, read, _prep_fn(config, name), has_labels=label_of is not None)
+  prep_one = functools.partial(prep.preprocess_for, config, what=f"tfds/{name} images")
+  prep_batch = functools.partial(sources.prep_images, preprocess_fn=prep_one)
+  lazy = sources.LazySource(n, read, prep_batch, has_labels=label_of is not None)
   if not sources.fits_in_memory(config, n):
     return lazy
   key = ("tfds", name, split, data_dir, n, int(d.image_size), int(d.channels), int(d.pad), d.range, label_attr)

@@ -116,6 +116,13 @@ def _rings(key, n):
   return pts + _RING_NOISE * jax.random.normal(k_eps, (n, 2), jnp.float32)
 
 
+_SAMPLERS = {
+    "8gaussians": lambda key, n: _mixture(key, n, _centers_8(), _STD_8, _DIV_8),
+    "25gaussians": lambda key, n: _mixture(key, n, _centers_25(), _STD_25, _DIV_25),
+    "swissroll": _swissroll, "moons": _moons, "checkerboard": _checkerboard, "rings": _rings,
+}
+
+
 def _check(name):
   if name not in NAMES:
     raise JaxgenError(f"toy2d/{name} is not a toy data set; choose one of "
@@ -125,18 +132,7 @@ def _check(name):
 def sample(name: str, key: jax.Array, n: int) -> jax.Array:
   """n i.i.d. points of toy distribution `name`: float32 (n, 2). Pure; jittable with name and n static."""
   _check(name)
-  n = int(n)
-  if name == "8gaussians":
-    return _mixture(key, n, _centers_8(), _STD_8, _DIV_8)
-  if name == "25gaussians":
-    return _mixture(key, n, _centers_25(), _STD_25, _DIV_25)
-  if name == "swissroll":
-    return _swissroll(key, n)
-  if name == "moons":
-    return _moons(key, n)
-  if name == "checkerboard":
-    return _checkerboard(key, n)
-  return _rings(key, n)
+  return _SAMPLERS[name](key, int(n))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
