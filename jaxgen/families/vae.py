@@ -50,22 +50,16 @@ def reparameterize(key, mean, logvar):
   return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
 
 
-def reconstruction_error(x, logits, kind: str = "bce", reduction: str = "sum"):
-  """Per-example reconstruction error (B,): BCE(x, sigmoid(logits)) or (sigmoid(logits) − x)², summed or
-  averaged over pixels."""
-  return ae.reconstruction_error(x, logits, kind, reduction)
-
-
 def elbo(x, logits, mean, logvar, *, recon_loss: str = "bce", recon_weight: float = 1.0,
          recon_reduction: str = "sum"):
   """Per-example −(w·recon + KL) (B,). With the defaults ("bce", weight 1, "sum") this is the ELBO in nats:
   E_q[log p(x|z)] − KL(q‖p), one-sample estimate at the z that produced `logits`."""
-  return -(recon_weight * reconstruction_error(x, logits, recon_loss, recon_reduction) + kl_divergence(mean, logvar))
+  return -(recon_weight * ae.reconstruction_error(x, logits, recon_loss, recon_reduction) + kl_divergence(mean, logvar))
 
 
 def vae_loss(x, logits, mean, logvar, recon_loss: str, recon_weight: float, recon_reduction: str):
   """(loss, metrics) of the notebooks: mean_b w·recon_b + mean_b KL_b."""
-  recon = recon_weight * reconstruction_error(x, logits, recon_loss, recon_reduction)
+  recon = recon_weight * ae.reconstruction_error(x, logits, recon_loss, recon_reduction)
   kl = kl_divergence(mean, logvar)
   loss = recon.mean() + kl.mean()
   return loss, {"loss": loss, "reconstruction": recon.mean(), "kl": kl.mean()}

@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 import flax.linen as nn
+from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -224,7 +225,7 @@ def torch_to_flax(state: dict, shapes: dict | None = None) -> dict:
   """
   out: dict = {}
   # flat = ("params", "Mixed_5b", "branch1x1", "conv", "kernel") -> torch key "Mixed_5b.branch1x1.conv.weight"
-  for flat, shape in _flatten(shapes or variable_shapes()).items():
+  for flat, shape in traverse_util.flatten_dict(shapes or variable_shapes()).items():
     collection, *modules, leaf_module, leaf = flat
     suffix = next(k for k, v in _TORCH_LEAF.items() if v == (collection, leaf_module, leaf))
     key = ".".join(modules) + "." + suffix
@@ -236,25 +237,13 @@ def torch_to_flax(state: dict, shapes: dict | None = None) -> dict:
     if value.shape != tuple(shape.shape):
       raise ValueError(f"Inception weight {key!r} has shape {np.asarray(state[key]).shape}; expected "
                        f"{_torch_shape(shape.shape)}")
-    node = out
-    for m in flat[:-1]:
-      node = node.setdefault(m, {})
-    node[leaf] = jnp.asarray(value)
-  return out
+    out[flat] = jnp.asarray(value)
+  return traverse_util.unflatten_dict(out)
 
 
 def _torch_shape(hwio_or_vec):
   s = tuple(hwio_or_vec)
   return (s[3], s[2], s[0], s[1]) if len(s) == 4 else s
-
-
-def _flatten(tree, prefix=()):
-  if hasattr(tree, "items"):
-    out = {}
-    for k, v in tree.items():
-      out.update(_flatten(v, prefix + (k,)))
-    return out
-  return {prefix: tree}
 
 
 def load_weights(path: str | None = None) -> dict:
