@@ -1,8 +1,5 @@
-"""User-facing errors.
-
-Everything a user can get wrong (config keys and values, data set names, image shapes, work directories,
-checkpoints) raises :class:`JaxgenError` with one sentence that names the bad value and what is allowed.
-The command-line tools print that sentence alone and exit with status 2; library callers can catch it.
+"""User-facing errors (docs/design.md §12): everything a user can get wrong raises :class:`JaxgenError` with one
+sentence that names the bad value and what is allowed; the command-line tools print it alone and exit with status 2.
 """
 import sys
 

@@ -1,7 +1,4 @@
-"""Converters from other frameworks' checkpoints to jaxgen work directories.
-
-  python -m jaxgen.convert stylegan2_ada NETWORK.pkl --workdir=DIR
-
-`stylegan2_ada`: NVIDIA's official StyleGAN2-ADA PyTorch pickles (the `G_ema` generator), read without PyTorch and
-without executing anything from the file (jaxgen.convert.torch_pickle).
+"""Converters from other frameworks' checkpoints to jaxgen work directories: `python -m jaxgen.convert
+stylegan2_ada NETWORK.pkl --workdir=DIR` reads NVIDIA's StyleGAN2-ADA pickles (`G_ema`) without PyTorch and without
+executing anything from the file (jaxgen.convert.torch_pickle; README.md, "NVIDIA's pretrained ... generator").
 """

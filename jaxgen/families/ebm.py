@@ -83,10 +83,9 @@ SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
 def conv_impl_for(kernel_size: int, strides: int, impl: str) -> str:
   """The `jaxgen.nn.conv` formulation for one strided conv of the energy net.
 
-  Langevin needs ∇ₓE, and the input gradient of an XLA strided convolution is an input-dilated convolution,
-  slow on XLA:CPU; the matmul formulations make it pads, adds and matmuls. "auto" uses space-to-depth for the
-  5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers (the fastest
-  mix for the reference net on CPU); "lax" is XLA's convolution.
+  Langevin needs ∇ₓE, slow on XLA:CPU for strided convolutions (`jaxgen.nn.conv`). "auto" uses space-to-depth
+  for the 5x5/s2 layer on one channel (fewer, larger slices) and the matmul formulation for the 3x3 layers (the
+  fastest mix for the reference net on CPU); "lax" is XLA's convolution.
   """
   if impl != "auto" or not conv.on_cpu():  # GPU/TPU: "auto" -> XLA's convolution (jaxgen.nn.conv)
     return impl

@@ -17,14 +17,12 @@
   "wgan"     WGAN (Arjovsky et al., 2017): as wgan_gp without the penalty; after every critic update the critic's
              parameters are clipped to [−c, c] (c = model.clip_value, 0.01).
 
-`model.num_classes > 0` makes any of them conditional (§6): the one-hot label is concatenated to the latent for
-G and enters the critic as K constant image channels; the gradient penalty differentiates w.r.t. the image only.
+`model.num_classes > 0` makes any of them conditional (§6: one-hot label to G's latent and as K critic channels).
 Images use data.range "symmetric" ([−1, 1], tanh output); `toy2d/*` data uses the MLPs of the paper's toy code.
 
 The generator runs in training mode in every critic and generator update, as the reference (§5).
 
-Sampling can move the generator's samples by discriminator optimal transport (DOT, Tanaka 2019; sample options
-`dot_steps`, `dot_step_size`, `dot_k`; configs/wgan_gp_toy2d.py turns it on): y = argmin_y ‖y − x‖ − C(y)/K.
+Sampling can move the samples by discriminator optimal transport (`discriminator_optimal_transport`, options dot_*).
 """
 from __future__ import annotations
 
@@ -471,9 +469,8 @@ def train_step(state: State, batch: dict, key: jax.Array) -> tuple[State, dict]:
 @functools.partial(jax.jit, static_argnames=("num", "dot_steps"))
 def _generate(state: State, key: jax.Array, num: int, labels, truncated_z, dot_steps: int = 0,
               dot_step_size=0.0, dot_k=1.0):
-  """G(z) in inference mode (BatchNorm moving averages); z ~ N(0, I) truncated to [−t, t] per coordinate for
-  t = truncated_z > 0 (the truncation trick of BigGAN), plain N(0, I) for t <= 0; then dot_steps > 0 moves the
-  samples by `discriminator_optimal_transport` (the critic in inference mode: no dropout, BatchNorm averages)."""
+  """G(z) in inference mode for `sample`'s options (truncated_z > 0: the truncation trick of BigGAN); with
+  dot_steps > 0 moved by `discriminator_optimal_transport` under the critic in inference mode."""
   hp = state.hp
   z_normal = jax.random.normal(key, (num, hp.latent_dim), jnp.float32)
   t = jnp.maximum(truncated_z, 1e-3)

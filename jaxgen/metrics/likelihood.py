@@ -59,17 +59,13 @@ def log_importance_weights(log_px_given_z: Callable, x, mean, logvar, eps):
 
 
 def iwae_bound(log_px_given_z: Callable, x, mean, logvar, key, num_samples: int, chunk: int = 16):
-  """One Monte-Carlo estimate of the importance-weighted bound L_K on log p(x), per example, in nats.
+  """One Monte-Carlo estimate (B,) float32 of the importance-weighted bound L_K = log (1/K) Σ_k w_k on log p(x),
+  per example, in nats.
 
-  Args:
-    log_px_given_z: (z (B, D), x) -> (B,) decoder log-likelihood log p(x|z), e.g.
-      `lambda z, x: bernoulli_log_likelihood(decode_logits(z), x)`.
-    x: the data batch (B, ...).  mean, logvar: the encoder's q(z|x) parameters, (B, D).
-    key: PRNG key; sample k uses `jax.random.split(key, K)[k]` for its (B, D) noise, so K=1 with the same key
-      is exactly the single-sample ELBO estimate log p(x|z) + log p(z) − log q(z|x).
-    num_samples: K >= 1.  chunk: samples decoded together (a memory/speed knob; does not change the result).
-  Returns:
-    (B,) float32: log (1/K) Σ_k w_k.
+  log_px_given_z: (z (B, D), x) -> (B,) decoder log-likelihood log p(x|z), e.g.
+  `lambda z, x: bernoulli_log_likelihood(decode_logits(z), x)`. x: the data batch (B, ...); mean, logvar: q(z|x),
+  (B, D). Sample k uses `jax.random.split(key, K)[k]` for its (B, D) noise, so K=1 with the same key is exactly the
+  single-sample ELBO estimate. num_samples: K >= 1. chunk: samples decoded together (memory only, same result).
   """
   k_total = int(num_samples)
   if k_total < 1:

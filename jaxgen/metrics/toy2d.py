@@ -32,16 +32,10 @@ def _short(name: str) -> str:
 
 
 def mode_counts(samples, centers, std: float, num_std: float = 3.0):
-  """Per-sample nearest-mode assignment.
-
-  Args:
-    samples: (N, 2) points.  centers: (M, 2) mode centres.  std: the components' standard deviation.
-  Returns:
-    within: (M,) int, samples within num_std·std of each centre (a sample may count for several modes only if
-      the modes overlap, which they do not for the toy mixtures);
-    nearest_hq: (M,) int, high-quality samples assigned to their nearest centre;
-    high_quality: (N,) bool, samples within num_std·std of their nearest centre.
-  """
+  """Nearest-mode assignment of samples (N, 2) to mode centres (M, 2) of components with standard deviation `std`:
+  (within (M,) int: samples within num_std·std of each centre (several modes only where modes overlap);
+  nearest_hq (M,) int: high-quality samples assigned to their nearest centre; high_quality (N,) bool: samples
+  within num_std·std of their nearest centre)."""
   x = np.asarray(samples, np.float64)
   c = np.asarray(centers, np.float64)
   d = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(-1))       # (N, M)

@@ -37,10 +37,8 @@ class Dense(nn.Dense):
 
 
 class BatchNorm(nn.BatchNorm):
-  """`nn.BatchNorm` with the Keras defaults momentum 0.99, epsilon 1e-3 (biased batch variance, as Keras).
-
-  moving = momentum·moving + (1 − momentum)·batch, the same convention as Keras. Pass `momentum=0.9` for the
-  DCGAN/WGAN layers.
+  """`nn.BatchNorm` with the Keras defaults momentum 0.99, epsilon 1e-3 (biased batch variance and moving-average
+  convention as Keras, docs/reference.md §0). Pass `momentum=0.9` for the DCGAN/WGAN layers.
 
   Mixed precision: with `dtype=None` the output has the input's dtype. Flax promotes it to float32 because the
   moving statistics are float32, which would silently end bfloat16 computation at the first BatchNorm; the

@@ -11,8 +11,8 @@ We use the mathematically identical "input-scaling" form (the paper's fused=Fals
 s, convolve with the shared kernel, multiply each output channel by the demodulation coefficient. One ordinary
 convolution for the whole batch instead of a grouped convolution with per-sample kernels.
 
-Equalised learning rate (Karras et al. 2018): parameters are stored ~N(0, 1/lr_mul) and scaled at run time by
-lr_mul * gain / sqrt(fan_in), so Adam's per-parameter step has the same effect on every layer.
+Equalised learning rate (Karras et al. 2018): parameters ~N(0, 1/lr_mul) scaled at run time by lr_mul * gain /
+sqrt(fan_in) (`EqualDense`, `EqualConv2D`), so Adam's per-parameter step has the same effect on every layer.
 
 Layout: images NHWC; w vectors (B, w_dim).
 """

@@ -1,11 +1,5 @@
-"""The parameter updates every family's `train_step` shares: one optimizer step and one EMA step.
-
-Families call these instead of writing `tx.update` + `optax.apply_updates` or an EMA by hand, so there is one
-place that says what an update is:
-
-  params, opt_state = apply_gradients(tx, params, opt_state, grads)
-  ema_params = ema_update(ema_params, params, ema_decay(step, decay, warmup))
-  tx = optax.adam(learning_rate(1e-3, "linear", num_updates), ...)   # optim.decay="linear"
+"""The parameter updates every family's `train_step` shares (docs/design.md §2, "Shared conventions"): one
+optimizer step, one EMA step and the learning-rate schedules, so there is one place that says what an update is.
 """
 from typing import Any
 

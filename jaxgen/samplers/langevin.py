@@ -92,11 +92,8 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
   """Runs `steps` Langevin updates from x0 and returns the final state (or the chain).
 
   Args:
-    energy_fn: the ENERGY, (B, ...) -> (B,) (low for data; p ∝ exp(−E)); the sampler descends it. Any
-      parameters are closed over. Its gradient is taken of the sum over the batch, so samples are independent.
-    x0: (B, ...) starting points (the reference: U(−1, 1) images or replay-buffer samples).
-    key: raw uint32 PRNG key; one subkey per step (`jax.random.split(key, steps)`).
-    steps: number of updates (static).
+    energy_fn: the ENERGY, (B, ...) -> (B,), parameters closed over; ∇ of its batch sum: samples are independent.
+    x0: (B, ...) starting points. key: raw uint32 PRNG key, split once per step. steps: updates (static).
     step_size, noise_scale: the update's η and noise standard deviation (reference: 10 and 0.005): scalars,
       or (steps,) arrays giving the value at each step (entry t is used by update t + 1).
     grad_clip: per-element bound on the energy gradient (reference: 0.03), or None.

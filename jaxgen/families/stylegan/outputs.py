@@ -194,8 +194,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
                        deviations of w along d (sample.alpha_units='std') or raw units ('raw'). SPEC: 'pca:K' |
                        'boundary:LABEL' | 'file:PATH.npy' or a combination 'c1*SPEC1+c2*SPEC2'; two SPECs joined by
                        ',' give one rows x columns grid composing both directions on the first sample.
-  layer_weights=W      per-layer weights of the edit (jaxgen.latent.edits.layer_weights: 'all', L numbers, ranges
-                       'a:b=s' or presets 'coarse=1,middle=0.5,fine=0.1').
+  layer_weights=W      per-layer weights of the edit (the forms of jaxgen.latent.edits.layer_weights).
   alphas='lo:hi:n'     the alpha values (default '-4:4:7').
   mix_crossover=L      style mixing: an (n+1) x (n+1) grid, n = floor(sqrt(num)): first column sources A, first row
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.

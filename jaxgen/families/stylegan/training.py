@@ -7,8 +7,8 @@ Losses  "logistic": non-saturating logistic, D: softplus(D(G(z))) + softplus(-D(
         groups never mix real and generated images.
 Training  `n_critic` D updates, then one G update with style-mixing regularisation (probability
         `style_mixing_prob`); running average of w (the truncation centre); EMA of G's parameters (for sampling).
-Departures from StyleGAN2: R1 and the adversarial loss share one Adam step (amortised R1 on a batch slice instead of
-lazy R1); no path-length regularisation.
+Departures from StyleGAN2 (docs/reference.md §11): R1 and the adversarial loss share one Adam step (amortised R1 on
+a batch slice instead of lazy R1); no path-length regularisation.
 """
 import jax
 import jax.numpy as jnp
