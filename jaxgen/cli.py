@@ -40,12 +40,8 @@ def quiet_library_threads() -> None:
 
 
 def _drop_closed_loop_noise(previous):
-  """A sys.unraisablehook that drops RuntimeError('Event loop is closed') and passes everything else on.
-
-  When Orbax fails to read a damaged checkpoint it closes its asyncio loop while TensorStore reads of the same
-  checkpoint are still in flight; each of them then reports, from a TensorStore thread, that it could not
-  schedule its callback on the closed loop (dozens of identical tracebacks after the one line that names the
-  damaged step, or in the middle of a train.py run that fell back to an older checkpoint)."""
+  """A sys.unraisablehook that drops RuntimeError('Event loop is closed'): when Orbax fails to read a damaged
+  checkpoint it closes its asyncio loop while TensorStore reads are in flight, and each then reports it."""
 
   def hook(unraisable):
     exc = unraisable.exc_value

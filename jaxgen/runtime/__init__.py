@@ -1,15 +1,7 @@
-"""Operations around training: what `train.py` wires around the loop (docs/design.md §6).
-
-  state = jaxgen.runtime.train(config, workdir)
-
-- Checks made before anything is written, agreed by every process: the workdir is usable, the config matches
-  the recorded run (only run-length keys may change), the State fits a device.
-- The workdir lock (one trainer per workdir; lock.py) and, with several processes, a shared-workdir check.
-- Log files that survive a full disk and the terminal progress, on process 0 (writers.py).
-- SIGTERM/SIGINT: a stop request that every process takes after the same step (signals.py).
-- A lost peer ends the process with one line naming the checkpoint to resume from (peers.py).
-Failures are exceptions (JaxgenError: a user mistake; RunFailure, e.g. TrainingDiverged: the run cannot go on);
-the command-line tools turn them into one `error:` line and an exit status (jaxgen.cli).
+"""Operations around training, wired into the loop's Hooks (docs/design.md §6): the checks made before anything is
+written, the workdir lock (lock.py), SIGTERM/SIGINT (signals.py), peer liveness (peers.py), log files that survive
+a full disk and the terminal (writers.py). Failures are exceptions (JaxgenError: a user mistake; RunFailure: the
+run cannot go on); the command-line tools turn them into one `error:` line and an exit status (jaxgen.cli).
 """
 import jax
 

@@ -1,14 +1,9 @@
-"""Liveness of the other processes of a multi-process run, and the checks that need them all.
+"""The other processes of a multi-process run: are they alive, and do they see the same workdir.
 
-- `check_shared_workdir`: process 0 writes a marker file, every other process must see it within a timeout: a
-  workdir on each host's local disk would make the processes hang in their first checkpoint save.
-- A process that dies (kill -9, a crashed host) leaves the others waiting in their next collective; JAX's own
-  heartbeat check would abort them after 100 s with a long C++ dump. Instead `PeerMonitor` (a thread the
-  command-line tools start) sees within `--peer_timeout` seconds that a process stopped counting up its liveness
-  key in the coordination service (or that the coordinator is gone), and `lost_peer` ends this process with one
-  `error:` line (exit 1), naming the checkpoint the next start resumes from. A collective that fails outright
-  (gloo's "Connection reset by peer" on CPU) ends the same way at once (`exit_if_peer_failure`).
-
+A process that dies (kill -9, a crashed host) leaves the others waiting in their next collective, and JAX's own
+heartbeat check would abort them after 100 s with a C++ dump. Instead `PeerMonitor` (a thread the command-line
+tools start) notices within `--peer_timeout` s, and `lost_peer` ends this process with one `error:` line (exit 1)
+naming the checkpoint the next start resumes from; a collective that fails outright ends the same way at once.
 With one process every function here is a no-op.
 """
 import atexit
@@ -31,7 +26,8 @@ SHARED_WORKDIR_TIMEOUT = float(os.environ.get("JAXGEN_SHARED_WORKDIR_TIMEOUT", "
 
 
 def check_shared_workdir(root, timeout: float | None = None) -> None:
-  """Raises JaxgenError on every process unless all processes see the marker process 0 writes in `root`."""
+  """Raises JaxgenError on every process unless all processes see the marker process 0 writes in `root` (a
+  workdir on each host's local disk would make the processes hang in their first checkpoint save)."""
   if jax.process_count() == 1:
     return
   timeout = SHARED_WORKDIR_TIMEOUT if timeout is None else timeout

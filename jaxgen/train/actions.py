@@ -1,8 +1,5 @@
-"""The small pieces the training loop is made of: a metric accumulator, the step clock, the periodic actions
-(evaluate, write samples), the finiteness check and the closing line.
-
-Each does one job and knows nothing of terminals, log files, signals or other hosts (jaxgen.runtime).
-"""
+"""The pieces the training loop is made of, one job each: metric sums, the step clock, evaluation, sample grids,
+the finiteness check and the closing line. None knows of terminals, log files, signals or other hosts."""
 import os
 import tempfile
 import time

@@ -1,15 +1,7 @@
-"""Checkpoints of a family State with Orbax (atomic directories, keep-last-N, async saves).
-
-Orbax writes each step into a temporary directory and renames it when complete, so a crash or a
-preemption mid-save never leaves a half-written checkpoint that a restart would pick up; old steps are
-deleted only after a newer one is complete. Each step holds two items:
-
-  <step>/state      the State pytree (StandardSave)
-  <step>/progress   a small JSON dict of what an exact resume needs besides the State (the loop's partial
-                    logging interval)
-
-Checkpoints written before the "progress" item existed (<step>/default) are still restored.
-A failed save (disk full, I/O error) raises :class:`CheckpointSaveError` naming the step and the cause.
+"""Checkpoints of a family State with Orbax: atomic (written to a temporary directory, renamed when complete),
+newest N kept, saved asynchronously. Each step holds `state` (the State pytree) and `progress` (JSON: what an
+exact resume needs besides the State); checkpoints of older jaxgen versions (<step>/default) still restore.
+A failed save raises CheckpointSaveError naming the step and the cause, an unreadable one CheckpointReadError.
 """
 import os
 import re

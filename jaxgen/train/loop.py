@@ -7,9 +7,8 @@ newest checkpoint continues exactly as the uninterrupted run would have (a check
 of the logging interval it cuts in two). A checkpoint is written only after the State and the metrics since the
 previous one are checked finite, so NaN/Inf stops training (TrainingDiverged) with the last good checkpoint kept.
 
-Operations reach the loop only through `Hooks`: where metrics go, the terminal, a stop request (SIGTERM), what
-the checkpoints are called in a lost-peer message. `jaxgen.runtime.train` wires them for train.py (with the
-workdir lock, signals, peer liveness and log files that survive a full disk); the defaults run a quiet loop.
+Operations reach the loop only through `Hooks`; `jaxgen.runtime.train` wires them for train.py, the defaults run
+a quiet loop.
 """
 import dataclasses
 import time

@@ -1,11 +1,5 @@
-"""What a run builds before its first step: key streams, the initial State over the mesh, the jitted step.
-
-- `rng_streams(seed)`: the run's three independent key streams (init, train, sample; docs/design.md §3).
-- `init_state`: the family's `init` on up to INIT_EXAMPLES real training examples (diffusion's normalisation
-  statistics need data), jitted with every leaf placed straight into its replicated sharding.
-- `check_memory`: refuses a State plus batch that cannot fit a device, before anything is allocated.
-- `compile_train_step`: the family's `train_step` jitted once: batch sharded along 'data', State donated.
-"""
+"""What a run builds before its first step: key streams (docs/design.md §3), the initial State replicated over the
+mesh, a memory check made before anything is allocated, and the train step jitted once."""
 import math
 import os
 
