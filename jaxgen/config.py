@@ -1,8 +1,5 @@
-"""The config schema every experiment shares (docs/design.md §7).
-
-Each file in `configs/` starts from :func:`base_config` and fills in its family's fields, so the names the
-command line overrides (`--config.train.num_steps=300`) are the same for every family.
-"""
+"""The keys every experiment shares (`base_config`; the family defaults in jaxgen/configs add their own) and the
+checks of `--config.KEY=VALUE` overrides against a config's keys and types (docs/design.md §7)."""
 import ast
 import copy
 import difflib

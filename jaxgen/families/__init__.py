@@ -100,5 +100,5 @@ def check_config(config: ml_collections.ConfigDict) -> Family:
   except (AttributeError, KeyError) as e:   # a config file written without a key the family reads
     key = str(e.args[0]).strip("'\"") if e.args else "?"
     raise JaxgenError(f"the config does not define the key {key!r} that the {config.family} family needs; "
-                      f"the configs/ files of this family list every key it reads.") from None
+                      f"jaxgen/configs/{config.family}.py lists every key it reads.") from None
   return family

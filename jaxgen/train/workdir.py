@@ -28,11 +28,6 @@ RUN_LENGTH_KEYS = ("train.num_steps", "train.log_every", "train.checkpoint_every
 RUN_LENGTH_PREFIXES = ("sample.",)  # sampling options only affect the sample grids
 
 
-def is_local(p) -> bool:
-  """True for paths on a local or mounted filesystem (appendable in place); False for gs:// and the like."""
-  return "://" not in os.fspath(p)
-
-
 def _write_all(fd: int, data: bytes) -> None:
   view = memoryview(data)
   while view:
@@ -42,7 +37,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def append_bytes(p, data: bytes) -> None:
   """Appends `data` to the file `p` all or nothing: on an error the file is cut back to its old size and the error
   re-raised. Local files are appended in place; object stores (gs://), which cannot append, are rewritten."""
-  if not is_local(p):
+  if "://" in os.fspath(p):  # an object store
     p = epath.Path(p)
     p.write_bytes((p.read_bytes() if p.exists() else b"") + data)
     return
