@@ -20,7 +20,7 @@ A SIGTERM to any one process makes all of them save the same step and exit 0.
 from absl import flags
 from ml_collections import config_flags
 
-from jaxgen import cli, runtime
+from jaxgen import cli
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to a config file in configs/ (e.g. configs/ddm_digits.py).",
@@ -39,6 +39,7 @@ def main(argv):
   if cli.is_lead_process():  # only process 0 prints
     print(f"train.py: starting {FLAGS.config.family} in {FLAGS.workdir} ...", flush=True)
   cli.init_distributed()
+  from jaxgen import runtime  # JAX, Flax and Orbax load only once the flags are known to be good
   runtime.train(FLAGS.config, FLAGS.workdir, on_failure=cli.quiet_library_threads)
 
 

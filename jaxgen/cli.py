@@ -12,14 +12,12 @@ import logging
 import os
 import sys
 
-import jax
 from absl import app, flags
 from absl import logging as absl_logging
 
 from jaxgen import compile_cache
 from jaxgen import config as config_lib
 from jaxgen.errors import JaxgenError, RunFailure
-from jaxgen.runtime import peers
 
 USAGE_ERROR = 2
 RUN_FAILURE = 1
@@ -151,7 +149,6 @@ def run(main) -> None:
   def wrapped(argv):
     global _stderr_fd
     _stderr_fd = os.dup(2)
-    peers.set_exit_handler(_lost_peer)
     if not flags.FLAGS["verbosity"].present:  # library logs (Orbax's, with tracebacks of errors jaxgen reports
       absl_logging.set_verbosity(absl_logging.FATAL)  # as one line) stay out of the terminal unless --verbosity
       for name in ("", "concurrent.futures", "asyncio"):  # Orbax's worker threads report through these
@@ -167,7 +164,9 @@ def run(main) -> None:
     except OSError as e:
       fail(describe_os_error(e), RUN_FAILURE, hard=True)
     except Exception as e:
-      peers.exit_if_peer_failure(e)  # another process is gone: one line, exit 1
+      if type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError"):
+        from jaxgen.runtime import peers  # local import: flag and config mistakes are answered before JAX loads
+        peers.exit_if_peer_failure(e)  # another process is gone: one line, exit 1
       if _is_out_of_memory(e):
         fail(f"out of memory ({type(e).__name__}); lower train.batch_size or data.image_size "
              "(sample.py/evaluate: --num).", RUN_FAILURE)
@@ -239,6 +238,9 @@ def init_distributed() -> None:
       fail(f"$JAXGEN_PEER_TIMEOUT={raw!r} must be a number of seconds.")
   if not timeout > 0:
     fail(f"--peer_timeout={timeout:g} must be a positive number of seconds.")
+  import jax
+  from jaxgen.runtime import peers  # local import: flag and config mistakes are answered before JAX loads
+  peers.set_exit_handler(_lost_peer)
   # CPU devices of different processes talk through gloo (accelerators use their own collectives).
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   try:
