@@ -9,7 +9,7 @@ import scipy.linalg
 import scipy.stats
 
 from jaxgen.metrics import classifier as clf_lib
-from jaxgen.metrics import frechet, likelihood
+from jaxgen.metrics import frechet, likelihood, manifold
 from jaxgen.metrics import toy2d as toy
 
 
@@ -163,6 +163,84 @@ def test_toy_metrics_separate_true_from_shifted_samples():
   assert good["mmd_rbf"] < bad["mmd_rbf"]
   moons = toy.toy_metrics(np.asarray(toy2d.sample("moons", jax.random.PRNGKey(9), 500)), "toy2d/moons")
   assert set(moons) == {"energy_distance", "mmd_rbf"}
+
+
+# ------------------------------------------------------------------------------- k-NN precision and recall
+
+
+def _radii_twin(x, k):
+  """Python-loop twin: for each point, the k-th smallest distance to the other points."""
+  return np.array([sorted(math.dist(x[i], x[j]) for j in range(len(x)) if j != i)[k - 1] for i in range(len(x))])
+
+
+def _coverage_twin(queries, support, radii):
+  return sum(any(math.dist(q, s) <= r for s, r in zip(support, radii)) for q in queries) / len(queries)
+
+
+def test_knn_precision_recall_match_a_python_loop_twin():
+  rng = np.random.default_rng(0)
+  real, fake = rng.normal(size=(40, 5)), rng.normal(size=(33, 5)) + 0.7
+  for k in (1, 3, 5):
+    r_real, r_fake = _radii_twin(real, k), _radii_twin(fake, k)
+    np.testing.assert_allclose(manifold.knn_radii(real, k), r_real, rtol=1e-12)
+    precision, recall = manifold.precision_recall(real, fake, k=k)
+    assert precision == _coverage_twin(fake, real, r_real)
+    assert recall == _coverage_twin(real, fake, r_fake)
+    assert 0.0 < precision < 1.0 and 0.0 < recall < 1.0     # the case is not trivially all-in or all-out
+  # Tiny chunks (one row at a time) give the same radii and memberships as one block.
+  np.testing.assert_allclose(manifold.knn_radii(real, 3, chunk_elements=1), manifold.knn_radii(real, 3), rtol=1e-14)
+  r = manifold.knn_radii(real, 3)
+  np.testing.assert_array_equal(manifold.in_manifold(fake, real, r, chunk_elements=50),
+                                manifold.in_manifold(fake, real, r))
+
+
+def test_knn_precision_recall_one_dimensional_by_hand():
+  # k = 1. Real -5, 0, 1, 3, 7 have radii 5, 1, 1, 2, 4. Fake 0.5, 2, 5.5, 11, 12 have radii 1.5, 1.5, 3.5, 1, 1.
+  # Precision: 0.5 (ball of 0), 2 (ball of 1, on its edge), 5.5 (ball of 7), 11 (ball of 7, on its edge) are in,
+  # 12 is 5 > 4 from 7: 4/5. Recall: 0, 1, 3 (ball of 2) and 7 (ball of 5.5) are in, -5 is 5.5 > 1.5 from 0.5: 4/5.
+  real = np.array([-5.0, 0.0, 1.0, 3.0, 7.0])[:, None]
+  fake = np.array([0.5, 2.0, 5.5, 11.0, 12.0])[:, None]
+  np.testing.assert_array_equal(manifold.knn_radii(real, 1), [5, 1, 1, 2, 4])
+  np.testing.assert_array_equal(manifold.knn_radii(fake, 1), [1.5, 1.5, 3.5, 1, 1])
+  np.testing.assert_array_equal(manifold.in_manifold(fake, real, manifold.knn_radii(real, 1)),
+                                [True, True, True, True, False])
+  assert manifold.precision_recall(real, fake, k=1) == (0.8, 0.8)
+  # k = 2: the second-nearest of -5 is 1 (6 away), of 0 is 3, of 1 is 3 (2 away), of 3 is 0, of 7 is 1.
+  np.testing.assert_array_equal(manifold.knn_radii(real, 2), [6, 3, 2, 3, 6])
+  # A duplicated point is its copy's nearest neighbour (distance 0): only the point itself is excluded.
+  np.testing.assert_array_equal(manifold.knn_radii(np.array([[0.0], [0.0], [2.0]]), 1), [0, 0, 2])
+
+
+def test_knn_precision_recall_identical_and_disjoint_sets():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(300, 16))
+  assert manifold.precision_recall(x, x) == (1.0, 1.0)
+  assert manifold.precision_recall(x, x[::-1].copy()) == (1.0, 1.0)     # order does not matter
+  far = rng.normal(size=(300, 16)) + 100.0
+  assert manifold.precision_recall(x, far) == (0.0, 0.0)
+  with pytest.raises(ValueError, match="k=3"):
+    manifold.precision_recall(x[:3], x)                   # 3 points have no 3rd neighbour other than themselves
+  with pytest.raises(ValueError, match="dimension"):
+    manifold.precision_recall(x, x[:, :8])
+
+
+def test_knn_precision_recall_shifted_and_scaled_gaussians():
+  rng = np.random.default_rng(2)
+  real = rng.normal(size=(1000, 8))
+  noise = rng.normal(size=(1000, 8))
+  shifted = [manifold.precision_recall(real, noise + np.eye(8)[0] * s) for s in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)]
+  precisions, recalls = np.array(shifted).T
+  assert precisions[0] > 0.6 and recalls[0] > 0.6          # two samples of one distribution
+  assert np.all(np.diff(precisions) < 0) and np.all(np.diff(recalls) < 0), shifted
+  assert precisions[-2] < 0.3 and recalls[-2] < 0.3 and precisions[-1] == recalls[-1] == 0.0
+  # Too narrow (dropped modes): high precision, low recall; too wide (off-manifold samples): the reverse.
+  p_narrow, r_narrow = manifold.precision_recall(real, 0.5 * noise)
+  p_wide, r_wide = manifold.precision_recall(real, 2.0 * noise)
+  assert p_narrow > 0.9 and r_narrow < 0.3, (p_narrow, r_narrow)
+  assert p_wide < 0.3 and r_wide > 0.9, (p_wide, r_wide)
+  # Swapping the roles swaps precision and recall.
+  p, r = manifold.precision_recall(real, 2.0 * noise)
+  assert manifold.precision_recall(2.0 * noise, real) == (r, p)
 
 
 # ------------------------------------------------------------------------------------------- likelihood
