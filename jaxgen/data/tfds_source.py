@@ -8,9 +8,10 @@
   tfds/oxford_flowers102            images of various sizes; "train" = train+validation (2,040), "test" = test
                                     (6,149) -- the reference trains on every image it has and ignores labels.
 
-A data set is prepared once, where there is internet, with `python -m jaxgen.prepare <name> [--data_dir=DIR]`;
-reading it needs neither. Splits whose preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are
-decoded once into memory; larger ones are read and preprocessed per batch.
+A data set is prepared once, where there is internet, with `python -m jaxgen.prepare <name> [--data_dir=DIR]`
+(mnist and fashion_mnist also offline from their IDX files: `--from=DIR`); reading it needs neither. Splits whose
+preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are decoded once into memory; larger ones are
+read and preprocessed per batch.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ SPLITS = {
 
 
 PREPARE_INSTALL = "pip install -e '.[prepare]'"   # the install extra preparing needs (see jaxgen.prepare)
+# Sets `python -m jaxgen.prepare NAME --from=DIR` prepares from local files (no internet, no TensorFlow): what.
+FROM_FILES = {"mnist": "the official IDX files", "fashion_mnist": "the official IDX files"}
 
 
 def convert_hint(name: str, version_dir: str, fmt: str) -> str:
@@ -47,8 +50,10 @@ def prepare_hint(name: str, data_dir: str | None) -> str:
   """One sentence: where `name` is missing and the command that prepares it."""
   where = data_dir or "the default TFDS data_dir (~/tensorflow_datasets or $TFDS_DATA_DIR)"
   dd = f" --data_dir={data_dir}" if data_dir else ""
+  offline = (f"; or without internet from {FROM_FILES[name]}: python -m jaxgen.prepare {name} --from=DIR{dd}"
+             if name in FROM_FILES else "")
   return (f"tfds/{name} is not prepared in {where}; prepare it once with: python -m jaxgen.prepare {name}{dd} "
-          f"(needs internet and {PREPARE_INSTALL}).")
+          f"(needs internet and {PREPARE_INSTALL}){offline}.")
 
 
 @contextlib.contextmanager
