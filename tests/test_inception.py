@@ -1,14 +1,20 @@
 """FID Inception-v3 (jaxgen.metrics.inception) and KID (jaxgen.metrics.frechet), with random weights: no download."""
+import json
 import math
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import inception_twin
+from conftest import ROOT
 from jaxgen.errors import JaxgenError
 from jaxgen.metrics import frechet
 from jaxgen.metrics import inception as inc
+
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "inception_pytorch_fid.npz")
 
 # torchvision's Inception-v3 (27,161,264 parameters, its published num_params) without the 1000-way fc
 # (2048 * 1000 + 1000) and without the auxiliary head (conv0 768->128 1x1 + BN, conv1 128->768 5x5 + BN,
@@ -126,6 +132,30 @@ def test_weights_from_torch_layout_npz(tmp_path, monkeypatch):
   assert not inc.weights_available()
   with pytest.raises(JaxgenError, match="cache/inception/pt_inception-2015-12-05.npz.*--convert"):
     inc.load_weights()
+
+
+def test_features_match_pytorch_fid_with_the_same_random_weights():
+  """pytorch-fid's own InceptionV3 (its resize and 2x - 1, FID blocks, eval mode) made the fixture's features from
+  the weights inception_twin.random_state(seed) (benchmarks/inception_crosscheck.py, with PyTorch); here the same
+  arrays go through jaxgen's converter, preprocess and network."""
+  with np.load(FIXTURE) as f:
+    fx = {k: f[k] for k in f.files}
+  seed = int(fx["seed"])
+  names = [str(n) for n in fx["names"]]
+  torch_shapes = {n: tuple(int(d) for d in dims[:k]) for n, dims, k in zip(names, fx["shapes"], fx["ndim"])}
+  assert torch_shapes == inception_twin.state_shapes()        # the state dict pytorch-fid built = the twin's
+  assert set(json.loads(str(fx["versions"]))) >= {"torch", "pytorch_fid"}
+  for got, stored in zip(inception_twin.images(seed), (fx["images_32"], fx["images_64"])):
+    np.testing.assert_array_equal(got, stored)
+
+  variables = inc.torch_to_flax(inception_twin.random_state(seed))     # fc.* present, ignored
+  x = jnp.concatenate([inc.preprocess(fx[k].astype(np.float32) / np.float32(255.0)) for k in ("images_32", "images_64")])
+  feats = np.asarray(jax.jit(inc.FIDInceptionV3().apply)(variables, x))
+  want = fx["features"]
+  assert feats.shape == want.shape == (5, inc.FEATURE_DIM)
+  err, scale = float(np.abs(feats - want).max()), float(np.abs(want).max())
+  # measured: 3.8e-5 with features up to 78 (std 6.5); PyTorch float32 itself is 1.5e-5 from float64
+  assert err <= 1e-4 and err <= 2e-6 * scale, (err, scale)
 
 
 @pytest.mark.slow      # compiles the whole network once (~25 s of CPU on 2 cores)
