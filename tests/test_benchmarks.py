@@ -95,3 +95,36 @@ def test_sample_steps_and_peak_table(throughput):
   rec = {"dtype": "bfloat16", "flops_per_s": 98.9e12}
   throughput.add_fraction_of_peak(rec, throughput.PEAK_FLOPS["H200"])
   assert rec["fraction_of_peak"] == pytest.approx(0.1)
+
+
+def _load(name):
+  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_vae_keras_helpers_without_keras(tmp_path):
+  """benchmarks/vae_keras.py's pure helpers: IDX reading and the notebook's preprocessing, the order-free data
+  fingerprint, and the epoch means and wall times read from a jaxgen run's logs."""
+  import gzip
+  import numpy as np
+  km, vk = _load("keras_vae_model"), _load("vae_keras")
+  imgs = np.arange(3 * 28 * 28, dtype=np.uint64).reshape(3, 28, 28).astype(np.uint8)
+  path = tmp_path / "x-idx3-ubyte.gz"
+  path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in imgs.shape) +
+                                 imgs.tobytes()))
+  np.testing.assert_array_equal(km.read_idx(str(path)), imgs)
+  x = km.preprocess(imgs)
+  assert x.shape == (3, 32, 32, 1) and x.dtype == np.float32 and x[:, :2].max() == 0
+  np.testing.assert_allclose(x[:, 2:30, 2:30, 0], imgs / 255.0, rtol=1e-6)
+  assert km.data_fingerprint(x) == km.data_fingerprint(x[::-1], chunk=2)
+  assert km.data_fingerprint(x) != km.data_fingerprint(x[:2])
+  lines = ['{"step": 2, "loss": 3.0, "reconstruction": 2.0, "kl": 1.0, "steps_per_sec": 5.0}',
+           '{"step": 2, "eval_loss": 9.0}',
+           '{"step": 4, "loss": 2.0, "reconstruction": 1.5, "kl": 0.5, "steps_per_sec": 6.0}']
+  means = vk.epoch_means(lines, 2, 2)
+  assert [m["total_loss"] for m in means] == [3.0, 2.0] and means[1]["kl_loss"] == 0.5
+  out = [(1.0, "train.py: starting vae\n"), (3.0, "compiling the train step (the first step takes longest) ...\n"),
+         (10.0, "step 2/4 (50%): loss=3 | 1 steps/s\n"), (14.5, "step 4/4 (100%): loss=2 | 1 steps/s\n")]
+  assert vk.epoch_walls(out, 2, 2) == [7.0, 4.5]
