@@ -1,6 +1,9 @@
-"""StyleGAN2 (compact) on MNIST padded 28 -> 32, 8 styles, W+ = 8 x 128.
+"""StyleGAN2 (compact) on MNIST padded 28 -> 32: 8 styles of w in R^64.
 
   python train.py --config=configs/stylegan_mnist.py --workdir=runs/stylegan_mnist
+
+Why this recipe: the compact generator at channel_base 1024 (64 channels up to 16x16, 32 at 32x32) keeps a step
+under a third of a second on 2 CPU cores, so a few epochs fit in twenty minutes.
 """
 from jaxgen.configs import stylegan
 
@@ -11,15 +14,8 @@ def get_config():
   c.data.image_size = 32
   c.data.pad = 2
   m = c.model
-  m.z_dim = 128
-  m.w_dim = 128
-  m.mapping_layers = 8
-  m.channel_base = 2048               # 4x4 .. 16x16: 128 channels, 32x32: 64
-  m.channel_max = 128
+  m.channel_base = 1024               # 4x4 .. 16x16: 64 channels, 32x32: 32
   m.ema_decay = 0.999
   t = c.train
-  t.num_steps = 20_000                # ~21 epochs of 60,000 at batch 64
-  t.batch_size = 64
-  t.checkpoint_every = 2000
-  t.sample_every = 2000
+  t.num_steps = 4000                  # ~2.1 epochs of 60,000 at batch 32
   return c
