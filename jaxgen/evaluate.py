@@ -5,9 +5,11 @@
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
 
 What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
-Fréchet distance / confidence / label entropy (/ label accuracy) against the real floor `fd_real`, the VAE's
-importance-weighted likelihood bound, and Inception FID/KID where its weights are cached. The table is printed
-and the numbers are written as JSON (default <workdir>/evaluate.json).
+Fréchet distance / confidence / label entropy (/ label accuracy) / k-NN precision and recall beside their real
+floors ("*_real": as many real training images scored the same way), the VAE's importance-weighted likelihood
+bound, and Inception FID/KID where its weights are cached. The table is printed, each number with the samples it
+rests on, and the numbers are written as JSON (default <workdir>/evaluate.json; "measured_on" holds the same
+sample counts).
 
 Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
 --jax_distributed or --coordinator_address/--num_processes/--process_id; every process computes the metrics,
@@ -35,6 +37,7 @@ from jaxgen.run import load
 from jaxgen.train import collectives
 
 SAMPLE_BATCH = 250
+PRECISION_RECALL_K = 3      # Kynkäänniemi et al. 2019's neighbourhood size
 
 
 def _model_classes(config) -> int:
@@ -101,20 +104,41 @@ def toy2d_metrics(run, key, num: int, options: dict | None = None) -> dict:
   return toy2d.toy_metrics(samples, run.config.data.name, key=k_ref)
 
 
-def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict | None = None) -> tuple[dict, dict]:
-  """(metrics, classifier info) of `num` samples against the held-out test split."""
+def _seeded_subset(x: np.ndarray, num: int, seed: int = 0) -> np.ndarray:
+  """min(num, len(x)) rows of x drawn without replacement by NumPy's PCG64 seeded with `seed` (all of x, in
+  order, when num >= len(x)), so every run and the floor see the same reference images."""
+  if num >= x.shape[0]:
+    return x
+  return x[np.sort(np.random.default_rng(seed).choice(x.shape[0], num, replace=False))]
+
+
+def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict | None = None,
+                       k: int = PRECISION_RECALL_K) -> tuple[dict, dict]:
+  """(metrics, classifier info) of `num` samples in the classifier's features.
+
+  References, all from the real test split: `fd` compares against the statistics of the whole split (the best
+  estimate of the real distribution); `precision` / `recall` (k-NN manifolds, `metrics.manifold`, k = 3) against
+  min(num, num_test) test images drawn with seed 0, because the k-NN radii grow as a set gets sparser and the
+  paper compares equal numbers of real and generated points. The floor of every metric ("fd_real",
+  "confidence_real", "precision_real", "recall_real") scores min(num, num_train) real TRAINING images (seed 0)
+  exactly as the samples, against the same references: what a perfect sampler would get at this N. Training
+  images, not half of the test split, because the test split's halves differ (MNIST's come from different
+  writers). Precision and recall are NaN (None in the JSON) when a set has no k-th neighbour (num <= k).
+  """
   d = run.config.data
   clf = clf_lib.get_classifier(d.name, image_size=d.image_size, channels=d.channels, pad=d.get("pad", 0),
                                data_dir=d.get("data_dir", "") or "", seed=0, verbose=verbose)
   real_cfg = clf.spec.data_config()
   test = jdata.load_split(real_cfg, "test")
-  real_stats = frechet.feature_statistics(clf.features(test["x"]))
-  k = _model_classes(run.config)
+  test_feats = clf.features(test["x"])
+  real_stats = frechet.feature_statistics(test_feats)
+  pr_ref = _seeded_subset(test_feats, num)
+  n_classes = _model_classes(run.config)
   t0 = time.time()
-  if k > 0:
-    per_class = -(-num // k)
+  if n_classes > 0:
+    per_class = -(-num // n_classes)
     images, labels = [], []
-    for c in range(k):
+    for c in range(n_classes):
       images.append(sample_in_batches(run, jax.random.fold_in(key, c), per_class, **{**(options or {}), "label": c}))
       labels.append(np.full(per_class, c, np.int32))
     images, labels = np.concatenate(images)[:num], np.concatenate(labels)[:num]
@@ -123,16 +147,19 @@ def classifier_metrics(run, key, num: int, verbose: bool = False, options: dict 
   sample_seconds = time.time() - t0
   if images.shape[1:3] != (d.image_size, d.image_size):
     raise ValueError(f"samples have shape {images.shape[1:]}, the config's data.image_size is {d.image_size}")
-  metrics = clf_lib.image_metrics(clf, images, test["x"], labels=labels, real_stats=real_stats)
+  metrics = clf_lib.image_metrics(clf, images, test["x"], labels=labels, real_stats=real_stats,
+                                  precision_recall_reference=pr_ref, k=k)
   train = jdata.load_split(real_cfg, "train")
-  n_real = min(num, train["x"].shape[0])
-  idx = np.random.default_rng(0).choice(train["x"].shape[0], n_real, replace=False)
-  real = clf_lib.image_metrics(clf, train["x"][idx], test["x"], real_stats=real_stats)
-  metrics["fd_real"] = real["fd"]
-  metrics["confidence_real"] = real["confidence"]
+  floor_images = _seeded_subset(train["x"], num)
+  real = clf_lib.image_metrics(clf, floor_images, test["x"], real_stats=real_stats,
+                               precision_recall_reference=pr_ref, k=k)
+  for name in ("fd", "confidence", "precision", "recall"):
+    metrics[f"{name}_real"] = real[name]
   metrics["sample_seconds"] = sample_seconds
   info = {"name": clf.name, "test_accuracy": clf.test_accuracy, "num_test": int(test["x"].shape[0]),
-          "num_real_for_fd_real": int(n_real)}
+          "num_real_for_fd_real": int(floor_images.shape[0]), "num_samples": int(images.shape[0]),
+          "num_real_floor": int(floor_images.shape[0]), "num_test_for_precision_recall": int(pr_ref.shape[0]),
+          "precision_recall_k": int(k)}
   return metrics, info
 
 
@@ -179,11 +206,59 @@ def likelihood_metrics(run, key, num_samples: int = 100, max_images: int = 1000,
           "num_test_images": int(x_all.shape[0])}
 
 
+def _count(n: int, what: str) -> str:
+  return f"{int(n):,} {what}"
+
+
+def measured_on(group: str, metrics: dict, info: dict) -> dict:
+  """metric -> the images or points it was computed from (e.g. "1,000 samples vs 10,000 test images"), for the
+  table and the JSON's "measured_on": every number says how many samples it rests on. `info` holds the group's
+  counts: "num" (samples), and for "classifier" the counts of `classifier_metrics`' info, for "likelihood" "k"."""
+  n = _count(info["num"], "samples") if "num" in info else ""
+  notes = {}
+  if group == "toy2d":
+    true = f"{n} vs {_count(info['num'], 'true samples')}"
+    notes = {key: (true if key in ("energy_distance", "mmd_rbf") else n) for key in metrics}
+  elif group == "classifier":
+    test, k = _count(info["num_test"], "test images"), info["precision_recall_k"]
+    pr_test = _count(info["num_test_for_precision_recall"], "test images")
+    floor = _count(info["num_real_floor"], "training images")
+    for key in metrics:
+      real = key.endswith("_real")
+      who = floor if real else n
+      base = key[:-len("_real")] if real else key
+      if base == "fd":
+        notes[key] = f"{who} vs all {test}"
+      elif base in ("precision", "recall"):
+        notes[key] = f"{who} vs {pr_test}, k={k}"
+      elif base == "max_label_entropy":
+        notes[key] = f"the maximum, log({round(math.exp(metrics[key]))} classes)"
+      else:
+        notes[key] = who
+  elif group == "likelihood":
+    images = _count(metrics.get("num_test_images", 0), "test images")
+    notes = {key: (f"{images}, K={info['k']}" if key.startswith("iwae") or key in ("nll_bound", "bits_per_dim")
+                   else f"{images}, K=1" if key == "elbo" else "") for key in metrics}
+  elif group == "inception":
+    real = _count(metrics.get("inception_num_real", 0), "test images")
+    notes = {key: ("" if key == "inception_num_real" else f"{n} vs {real}") for key in metrics}
+  return notes
+
+
+def classifier_summary(info: dict) -> str:
+  """One line: the classifier and the sample counts of its metrics (the table's heading for them)."""
+  return (f"{info['name']} (test accuracy {info['test_accuracy']:.4f}): "
+          f"{_count(info.get('num_samples', 0), 'samples')} vs {_count(info['num_test'], 'test images')} "
+          f"(precision/recall: vs {_count(info.get('num_test_for_precision_recall', 0), 'test images')}); "
+          f"floor (*_real) = {_count(info['num_real_for_fd_real'], 'real training images')}")
+
+
 def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verbose: bool = False,
              sample_options: dict | None = None) -> dict:
   """All metrics that fit `run` (a `jaxgen.load` Run) as a JSON-ready dict.
 
   sample_options: passed to `run.sample` on top of config.sample (e.g. {"steps": 100} for EBM/diffusion).
+  "measured_on" maps every metric to the images it was computed from (`measured_on`).
   """
   groups = plan(run.config)
   if not groups:
@@ -195,23 +270,28 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
   k_toy, k_clf, k_lik = jax.random.split(key, 3)
   result = {"workdir": os.path.abspath(run.workdir), "step": int(run.step), "family": run.config.family,
             "dataset": run.config.data.name, "seed": seed, "sample_options": dict(sample_options or {}),
-            "metrics": {}}
+            "metrics": {}, "measured_on": {}}
+
+  def add(group, metrics, info):
+    result["metrics"].update(metrics)
+    result["measured_on"].update(measured_on(group, metrics, info))
+
   if "toy2d" in groups:
     n = int(num or 2500)
     result["num"] = n
-    result["metrics"].update(toy2d_metrics(run, k_toy, n, sample_options))
+    add("toy2d", toy2d_metrics(run, k_toy, n, sample_options), {"num": n})
   if "classifier" in groups:
     n = int(num or 1000)
     result["num"] = n
     metrics, info = classifier_metrics(run, k_clf, n, verbose=verbose, options=sample_options)
-    result["metrics"].update(metrics)
+    add("classifier", metrics, {**info, "num": n})
     result["classifier"] = info
   if "likelihood" in groups:
-    result["metrics"].update(likelihood_metrics(run, k_lik, num_samples=iwae_k))
+    add("likelihood", likelihood_metrics(run, k_lik, num_samples=iwae_k), {"k": iwae_k})
   if "inception" in groups:
     n = int(num or 1000)
     result["num"] = n
-    result["metrics"].update(inception_metrics(run, jax.random.fold_in(key, 3), n, sample_options))
+    add("inception", inception_metrics(run, jax.random.fold_in(key, 3), n, sample_options), {"num": n})
   result["metrics"] = {k: _json_number(v) for k, v in result["metrics"].items()}
   return result
 
@@ -224,17 +304,23 @@ def _json_number(v):
 
 
 def format_table(result: dict) -> str:
-  """A two-column text table of the metrics."""
-  rows = [("metric", "value")]
+  """A text table: metric, value and what it was measured on (result["measured_on"]), under a heading with the
+  run and, for the classifier metrics, a line with the classifier and its sample counts."""
+  notes = result.get("measured_on", {})
+  rows = [("metric", "value", "measured on")]
   for k, v in result["metrics"].items():
-    rows.append((k, "n/a" if v is None else (str(v) if isinstance(v, int) else f"{v:.5g}")))
+    rows.append((k, "n/a" if v is None else (str(v) if isinstance(v, int) else f"{v:.5g}"), notes.get(k, "")))
   if "classifier" in result:
-    rows.append(("classifier_test_accuracy", f"{result['classifier']['test_accuracy']:.4f}"))
-  width = max(len(r[0]) for r in rows)
+    rows.append(("classifier_test_accuracy", f"{result['classifier']['test_accuracy']:.4f}",
+                 _count(result["classifier"]["num_test"], "test images")))
+  w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
   head = (f"{result['family']} on {result['dataset']}, step {result['step']}"
-          + (f", {result['num']} samples" if "num" in result else ""))
-  lines = [head] + [f"  {a:<{width}}  {b}" for a, b in rows]
-  lines.insert(2, "  " + "-" * (width + 12))
+          + (f", {result['num']:,} samples" if "num" in result else ""))
+  lines = [head]
+  if "classifier" in result:
+    lines.append("classifier " + classifier_summary(result["classifier"]))
+  lines += [f"  {a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
+  lines.insert(len(lines) - len(rows) + 1, "  " + "-" * (w0 + w1 + 4 + max(len(r[2]) for r in rows)))
   return "\n".join(lines)
 
 

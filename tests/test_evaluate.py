@@ -64,12 +64,21 @@ def test_evaluate_vae_digits_run(tmp_path):
   assert proc.returncode == 0, proc.stderr[-2000:]
   result = json.loads((tmp_path / "run" / "evaluate.json").read_text())
   m = result["metrics"]
-  for k in ("fd", "fd_real", "confidence", "label_entropy", "elbo", "iwae_k8", "nll_bound"):
+  for k in ("fd", "fd_real", "confidence", "label_entropy", "elbo", "iwae_k8", "nll_bound", "precision",
+            "recall", "precision_real", "recall_real"):
     assert k in m and m[k] is not None, k
   assert result["classifier"]["test_accuracy"] >= 0.95
   assert m["fd_real"] < m["fd"]                      # 3 training steps are far from the data
   assert m["iwae_k8"] >= m["elbo"] - 1.0             # the K=8 bound is (up to MC noise) tighter
   assert "fd" in proc.stdout and "iwae_k8" in proc.stdout
+  # Every number says what it rests on: the classifier line and a "measured on" cell per metric.
+  on = result["measured_on"]
+  assert on["fd"].startswith("200 samples vs all ") and on["fd_real"].startswith("200 training images vs all ")
+  assert on["elbo"].endswith("test images, K=1") and on["iwae_k8"].endswith("test images, K=8")
+  assert "floor (*_real) = 200 real training images" in proc.stdout
+  for k in set(m) - {"num_test_images"}:                  # a count says it itself
+    line = next(line for line in proc.stdout.splitlines() if line.split()[:1] == [k])
+    assert on[k] and on[k] in line, (k, line)
 
 
 def test_evaluate_conditional_gan_digits_in_process(tmp_path, monkeypatch):
@@ -85,10 +94,55 @@ def test_evaluate_conditional_gan_digits_in_process(tmp_path, monkeypatch):
   result = evaluate.evaluate(run, num=100)
   m = result["metrics"]
   assert result["classifier"]["test_accuracy"] >= 0.95
-  assert {"fd", "fd_real", "confidence", "label_entropy", "label_accuracy"} <= set(m)
+  assert {"fd", "fd_real", "confidence", "label_entropy", "label_accuracy", "confidence_real", "precision",
+          "recall", "precision_real", "recall_real"} <= set(m)
   assert 0.0 <= m["label_accuracy"] <= 1.0 and 0.0 <= m["confidence"] <= 1.0
   assert m["fd_real"] < m["fd"]                      # an untrained generator is far from the data
-  assert "label_accuracy" in evaluate.format_table(result)
+  # ... and off the real manifold, while 100 real training digits mostly lie on the 100 test digits' one.
+  assert m["precision"] < 0.2 < 0.6 < m["precision_real"] and m["recall"] < m["recall_real"]
+  info = result["classifier"]
+  assert info["num_samples"] == info["num_real_floor"] == info["num_test_for_precision_recall"] == 100
+  assert info["num_test"] > 100 and info["precision_recall_k"] == 3
+  assert result["measured_on"]["precision"] == "100 samples vs 100 test images, k=3"
+  assert result["measured_on"]["recall_real"] == "100 training images vs 100 test images, k=3"
+  table = evaluate.format_table(result)
+  assert "label_accuracy" in table and "100 samples vs 100 test images, k=3" in table
+
+
+def test_precision_recall_reference_and_floor_sets_follow_the_sample_count():
+  import numpy as np
+  from jaxgen import evaluate
+  x = np.arange(50)[:, None]
+  a, b = evaluate._seeded_subset(x, 20), evaluate._seeded_subset(x, 20)
+  np.testing.assert_array_equal(a, b)                                  # fixed seed: the same images every run
+  assert a.shape == (20, 1) and len(np.unique(a)) == 20 and np.all(np.diff(a[:, 0]) > 0)
+  np.testing.assert_array_equal(evaluate._seeded_subset(x, 50), x)     # N >= the split: all of it
+  np.testing.assert_array_equal(evaluate._seeded_subset(x, 80), x)
+  # The floor's subset is the one the earlier floor drew (same generator call), so fd_real stays comparable.
+  idx = np.random.default_rng(0).choice(50, 20, replace=False)
+  np.testing.assert_array_equal(np.sort(x[idx, 0]), a[:, 0])
+
+
+def test_format_table_states_the_samples_behind_every_number():
+  from jaxgen import evaluate
+  info = {"name": "jaxgen-cnn[x]", "test_accuracy": 0.991, "num_test": 10000, "num_real_for_fd_real": 1000,
+          "num_samples": 1000, "num_real_floor": 1000, "num_test_for_precision_recall": 1000,
+          "precision_recall_k": 3}
+  metrics = {"fd": 3.0, "confidence": 0.9, "label_entropy": 2.2, "max_label_entropy": 2.302585092994046,
+             "precision": 0.7, "recall": None, "fd_real": 0.5, "confidence_real": 0.97, "precision_real": 0.8,
+             "recall_real": 0.8, "sample_seconds": 1.5}
+  result = {"family": "vae", "dataset": "tfds/mnist", "step": 10, "num": 1000, "metrics": metrics,
+            "classifier": info, "measured_on": evaluate.measured_on("classifier", metrics, {**info, "num": 1000})}
+  table = evaluate.format_table(result)
+  assert ("classifier jaxgen-cnn[x] (test accuracy 0.9910): 1,000 samples vs 10,000 test images (precision/"
+          "recall: vs 1,000 test images); floor (*_real) = 1,000 real training images") in table
+  rows = {line.split()[0]: line for line in table.splitlines()[3:]}
+  assert rows["fd"].endswith("1,000 samples vs all 10,000 test images")
+  assert rows["fd_real"].endswith("1,000 training images vs all 10,000 test images")
+  assert rows["confidence"].endswith("1,000 samples") and rows["confidence_real"].endswith("1,000 training images")
+  assert rows["recall"].split()[1] == "n/a" and rows["recall"].endswith("1,000 samples vs 1,000 test images, k=3")
+  assert rows["max_label_entropy"].endswith("the maximum, log(10 classes)")
+  assert rows["classifier_test_accuracy"].endswith("10,000 test images")
 
 
 def test_evaluate_wgan_gp_toy2d_applies_the_configs_dot_and_dot_steps_0_turns_it_off(tmp_path):

@@ -30,7 +30,7 @@ from jaxgen import data as jdata
 from jaxgen.config import base_config
 from jaxgen.data.preprocess import resize_bilinear
 from jaxgen.errors import JaxgenError
-from jaxgen.metrics import frechet
+from jaxgen.metrics import frechet, manifold
 
 ARCH_VERSION = 2          # bump when the architecture or the training recipe changes: invalidates the cache
 WORK_SIZE = 32            # the CNN's working resolution; inputs of other sizes are resized bilinearly
@@ -308,12 +308,15 @@ def label_accuracy(probs, labels) -> float:
   return float(np.mean(np.asarray(probs).argmax(-1) == np.asarray(labels)))
 
 
-def image_metrics(extractor: FeatureExtractor, images, real_images, labels=None, real_stats=None) -> dict:
+def image_metrics(extractor: FeatureExtractor, images, real_images, labels=None, real_stats=None,
+                  precision_recall_reference=None, k: int = 3) -> dict:
   """The classifier metrics of generated `images` against held-out `real_images` (both NHWC in [0, 1]).
 
   Returns {"fd": classifier-feature Fréchet distance, "confidence": fraction with max prob > 0.9,
   "label_entropy": nats (max log C), "max_label_entropy": log C, and "label_accuracy" when `labels` (the asked-for
-  class per image) is given}. `real_stats` = (mu, cov) skips recomputing the real features.
+  class per image) is given}. `real_stats` = (mu, cov) skips recomputing the real features. With
+  `precision_recall_reference` (real features (R, D), R comparable to N: the k-NN radii depend on the set size)
+  also "precision" and "recall" in [0, 1] (`metrics.manifold`, k nearest neighbours), NaN when N or R <= k.
   """
   if hasattr(extractor, "outputs"):
     probs, feats = extractor.outputs(images)
@@ -329,4 +332,10 @@ def image_metrics(extractor: FeatureExtractor, images, real_images, labels=None,
   }
   if labels is not None:
     out["label_accuracy"] = label_accuracy(probs, labels)
+  if precision_recall_reference is not None:
+    ref = np.asarray(precision_recall_reference)
+    if min(ref.shape[0], feats.shape[0]) > k:
+      out["precision"], out["recall"] = manifold.precision_recall(ref, feats, k=k)
+    else:
+      out["precision"] = out["recall"] = float("nan")
   return out
