@@ -4,13 +4,15 @@
   python benchmarks/quality.py --root=runs/quality --reuse                # evaluate the runs already in --root
   python benchmarks/quality.py --workdirs=ddm_digits=runs/ddm_digits,wgan_gp_toy2d=runs/wgan
   python benchmarks/quality.py --configs=wgan_gp_toy2d,ddm_digits --root=runs/quality --train --merge
+  python benchmarks/quality.py --configs=real --root=runs/quality --train --merge    # the real-data defaults
   python benchmarks/quality.py --markdown                                 # the README's short table of the JSON
   python benchmarks/quality.py --markdown=full                            # every metric (docs/results.md)
 
 Per config (QUALITY_CONFIGS), `python -m jaxgen.evaluate`'s metrics of its workdir (jaxgen.evaluate.evaluate):
   toy2d       modes covered / high-quality fraction (within 3 std) / reverse KL of 2,500 samples
-  digits      classifier confidence (max prob > 0.9), label entropy, classifier Fréchet distance "fd" of 1,000
-              samples, beside the same numbers for real training digits ("fd_real", "confidence_real")
+  digits,     jaxgen's classifier for the set: confidence (max prob > 0.9), label entropy, label accuracy of
+  MNIST,      conditional models, the classifier Fréchet distance "fd" and k-NN precision/recall of 1,000 samples,
+  Fashion     each beside its real floor ("*_real": as many real training images scored the same way)
   VAE         ELBO and IWAE (K = 100) bound on the test split, nats per image
   toy EBM     test NLL of the grid-normalised density exp(-E)/Z and KL(p_true || p_model) (ebm.density_report)
 Training (`--train`) runs `python train.py --config=configs/NAME.py --workdir=ROOT/NAME` in a child process and
@@ -34,8 +36,11 @@ for p in (ROOT, os.path.dirname(os.path.abspath(__file__))):
 
 from throughput import load_config_file, machine_info  # noqa: E402  (benchmarks/throughput.py)
 
-QUALITY_CONFIGS = ("wgan_gp_toy2d", "dcgan_toy2d", "ddm_toy2d", "ebm_toy2d",
-                   "ddm_digits", "cgan_digits", "wgan_gp_digits", "ebm_digits", "stylegan_digits", "vae_digits")
+EMBEDDED_CONFIGS = ("wgan_gp_toy2d", "dcgan_toy2d", "ddm_toy2d", "ebm_toy2d",
+                    "ddm_digits", "cgan_digits", "wgan_gp_digits", "ebm_digits", "stylegan_digits", "vae_digits")
+# One real-data default per family (MNIST / Fashion-MNIST, prepared with `python -m jaxgen.prepare NAME --from=DIR`).
+REAL_CONFIGS = ("ddm_mnist", "ebm_mnist_short", "wgan_gp_fashion_mnist", "cgan_mnist", "stylegan_mnist")
+QUALITY_CONFIGS = EMBEDDED_CONFIGS + REAL_CONFIGS
 TRAIN_RECORD = "quality_train.json"
 
 
@@ -99,7 +104,9 @@ def evaluate_workdir(name: str, workdir: str, seed: int = 0) -> dict:
 COLUMNS = (  # (header, metric key, format)
     ("modes", "modes_covered", "{:.0f}"), ("HQ %", "high_quality_fraction", "pct"),
     ("conf %", "confidence", "pct"), ("conf real %", "confidence_real", "pct"), ("entropy", "label_entropy", "{:.3f}"),
-    ("FD", "fd", "{:.1f}"), ("FD real", "fd_real", "{:.1f}"), ("label acc %", "label_accuracy", "pct"),
+    ("FD", "fd", "{:.1f}"), ("FD real", "fd_real", "{:.1f}"), ("precision", "precision", "{:.3f}"),
+    ("precision real", "precision_real", "{:.3f}"), ("recall", "recall", "{:.3f}"),
+    ("recall real", "recall_real", "{:.3f}"), ("label acc %", "label_accuracy", "pct"),
     ("ELBO", "elbo", "{:.2f}"), ("IWAE", "iwae_k100", "{:.2f}"), ("NLL", "density_nll", "{:.3f}"),
     ("FID", "inception_fid", "{:.2f}"), ("KID", "inception_kid", "{:.4f}"),
 )
@@ -119,7 +126,11 @@ def key_metric(m: dict) -> str:
   if "elbo" in m:
     return f"ELBO {m['elbo']:.1f}, IWAE-100 {m['iwae_k100']:.1f} nats"
   if "confidence" in m:
-    out = f"{100 * m['confidence']:.1f} % confident, FD {m['fd']:.1f} (real digits {m['fd_real']:.1f})"
+    out = f"{100 * m['confidence']:.1f} % confident, FD {m['fd']:.1f} (real {m['fd_real']:.1f})"
+    if m.get("precision") is not None:
+      out += f", precision {m['precision']:.2f}, recall {m['recall']:.2f}"
+    if "label_entropy" in m and "max_label_entropy" in m:
+      out += f", entropy {m['label_entropy'] / m['max_label_entropy']:.3f} of max"
     return out + (f", label accuracy {100 * m['label_accuracy']:.1f} %" if "label_accuracy" in m else "")
   return ""
 
@@ -158,7 +169,7 @@ def markdown_table(results: list[dict]) -> str:
 
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--configs", default=",".join(QUALITY_CONFIGS), help="Comma-separated config names.")
+  p.add_argument("--configs", default=",".join(QUALITY_CONFIGS), help="Comma-separated config names, or real / embedded.")
   p.add_argument("--root", default="runs/quality", help="Workdirs live in ROOT/<config>.")
   p.add_argument("--train", action="store_true", help="Train configs whose workdir has no checkpoint yet.")
   p.add_argument("--reuse", action="store_true", help="Evaluate existing workdirs only, skipping missing ones (the default without --train).")
@@ -181,7 +192,8 @@ def main(argv=None) -> int:
   if args.workdirs:
     dirs = dict(item.split("=", 1) for item in args.workdirs.split(",") if item)
   else:
-    dirs = {n: os.path.join(args.root, n) for n in args.configs.split(",") if n}
+    names = {"real": ",".join(REAL_CONFIGS), "embedded": ",".join(EMBEDDED_CONFIGS)}.get(args.configs, args.configs)
+    dirs = {n: os.path.join(args.root, n) for n in names.split(",") if n}
   for name in dirs:
     load_config_file(name)                          # fail early on a misspelt config name
   results = []
