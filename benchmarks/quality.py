@@ -7,6 +7,7 @@
   python benchmarks/quality.py --configs=real --root=runs/quality --train --merge    # the real-data defaults
   python benchmarks/quality.py --markdown                                 # the README's short table of the JSON
   python benchmarks/quality.py --markdown=full                            # every metric (docs/results.md)
+  python benchmarks/quality.py --markdown=real                            # the README's real-data table
 
 Per config (QUALITY_CONFIGS), `python -m jaxgen.evaluate`'s metrics of its workdir (jaxgen.evaluate.evaluate):
   toy2d       modes covered / high-quality fraction (within 3 std) / reverse KL of 2,500 samples
@@ -104,6 +105,7 @@ def evaluate_workdir(name: str, workdir: str, seed: int = 0) -> dict:
 COLUMNS = (  # (header, metric key, format)
     ("modes", "modes_covered", "{:.0f}"), ("HQ %", "high_quality_fraction", "pct"),
     ("conf %", "confidence", "pct"), ("conf real %", "confidence_real", "pct"), ("entropy", "label_entropy", "{:.3f}"),
+    ("entropy / max", "label_entropy_fraction", "{:.3f}"),
     ("FD", "fd", "{:.1f}"), ("FD real", "fd_real", "{:.1f}"), ("precision", "precision", "{:.3f}"),
     ("precision real", "precision_real", "{:.3f}"), ("recall", "recall", "{:.3f}"),
     ("recall real", "recall_real", "{:.3f}"), ("label acc %", "label_accuracy", "pct"),
@@ -149,8 +151,12 @@ def short_table(results: list[dict]) -> str:
 
 
 def markdown_table(results: list[dict]) -> str:
-  """One row per config, only the columns some config has; "load" = 1-min load average when training began,
-  "*" on a time = estimated from the logged steps/s."""
+  """One row per config, only the columns some config has; "load" = 1-min load average when training began / ended
+  (2 cores: 2 is a full machine), "*" on a time = estimated from the logged steps/s."""
+  for r in results:
+    m = r.get("metrics", {})
+    if "label_entropy" in m and m.get("max_label_entropy"):
+      m["label_entropy_fraction"] = m["label_entropy"] / m["max_label_entropy"]
   cols = [c for c in COLUMNS if any(c[1] in r.get("metrics", {}) for r in results)]
   head = ["config", "steps", "train (min)", "load"] + [c[0] for c in cols]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -160,9 +166,10 @@ def markdown_table(results: list[dict]) -> str:
       continue
     t = r.get("train", {}).get("train_seconds")
     tmin = "" if t is None else f"{t / 60:.1f}" + ("*" if "estimated" in r["train"].get("how", "") else "")
-    load = r.get("train", {}).get("load_average_before")
+    before, after = r.get("train", {}).get("load_average_before"), r.get("train", {}).get("load_average_after")
+    load = "" if not before else f"{before[0]:.1f}" + (f" / {after[0]:.1f}" if after else "")
     m = r["metrics"]
-    row = [r["config"], str(r["num_steps"]), tmin, "" if not load else f"{load[0]:.0f}"]
+    row = [r["config"], str(r["num_steps"]), tmin, load]
     lines.append("| " + " | ".join(row + [_fmt(m.get(k), s) for _, k, s in cols]) + " |")
   return "\n".join(lines)
 
@@ -176,8 +183,9 @@ def main(argv=None) -> int:
   p.add_argument("--workdirs", default="", help="name=path,... : evaluate these workdirs (implies --reuse).")
   p.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "quality_cpu.json"))
   p.add_argument("--merge", action="store_true", help="Keep the JSON's other configs; replace only these.")
-  p.add_argument("--markdown", nargs="?", const="short", choices=("short", "full"),
-                 help="Only print the table of the existing --json: short (the README's) or full (every metric).")
+  p.add_argument("--markdown", nargs="?", const="short", choices=("short", "full", "real"),
+                 help="Only print the table of the existing --json: short (the README's), full (every metric) or "
+                      "real (every metric of the real-data defaults, the README's second table).")
   p.add_argument("--timeout", type=int, default=7200, help="Seconds allowed per training run.")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
@@ -187,7 +195,10 @@ def main(argv=None) -> int:
     with open(args.json) as f:
       old = json.load(f)
   if args.markdown:
-    print((short_table if args.markdown == "short" else markdown_table)(old.get("results", [])))
+    rows = old.get("results", [])
+    if args.markdown == "real":
+      rows = [r for r in rows if r["config"] in REAL_CONFIGS]
+    print((short_table if args.markdown == "short" else markdown_table)(rows))
     return 0
   if args.workdirs:
     dirs = dict(item.split("=", 1) for item in args.workdirs.split(",") if item)
