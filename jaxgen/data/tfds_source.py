@@ -9,7 +9,7 @@
                                     (6,149) -- the reference trains on every image it has and ignores labels.
 
 A data set is prepared once, where there is internet, with `python -m jaxgen.prepare <name> [--data_dir=DIR]`
-(mnist and fashion_mnist also offline from their IDX files: `--from=DIR`); reading it needs neither. Splits whose
+(also offline from the official files: `--from=DIR`, see FROM_FILES); reading it needs neither. Splits whose
 preprocessed arrays fit in 2 GiB (all but celeb_a at 32x32 and up) are decoded once into memory; larger ones are
 read and preprocessed per batch.
 """
@@ -36,7 +36,11 @@ SPLITS = {
 
 PREPARE_INSTALL = "pip install -e '.[prepare]'"   # the install extra preparing needs (see jaxgen.prepare)
 # Sets `python -m jaxgen.prepare NAME --from=DIR` prepares from local files (no internet, no TensorFlow): what.
-FROM_FILES = {"mnist": "the official IDX files", "fashion_mnist": "the official IDX files"}
+FROM_FILES = {"mnist": "the official IDX files", "fashion_mnist": "the official IDX files",
+              "cifar10": "cifar-10-python.tar.gz or cifar-10-binary.tar.gz",
+              "celeb_a": "img_align_celeba.zip, list_eval_partition.txt, list_attr_celeba.txt, "
+                         "list_landmarks_align_celeba.txt and identity_CelebA.txt",
+              "oxford_flowers102": "102flowers.tgz, imagelabels.mat and setid.mat"}
 
 
 def convert_hint(name: str, version_dir: str, fmt: str) -> str:
