@@ -88,7 +88,10 @@ def _open_tfds(name: str, tfds_split: str, data_dir: str | None):
     try:
       return tfds.data_source(name, split=tfds_split, data_dir=data_dir, download=False)
     except ImportError as e:  # a module TFDS needs for this set; not a preparation problem
-      raise JaxgenError(f"reading tfds/{name} needs the Python module {e.name}: pip install {e.name}.") from None
+      if e.name:
+        raise JaxgenError(f"reading tfds/{name} needs the Python module {e.name}: pip install {e.name}.") from None
+      raise JaxgenError(f"reading tfds/{name} failed on an import ({str(e).splitlines()[0] if str(e) else 'ImportError'})."
+                        ) from None
     except Exception as e:  # diagnose below; TFDS raises several types here
       error = e
     try:
