@@ -20,7 +20,7 @@ def get_config():
   m.g_features = (128, 64, 32)
   m.d_features = (32, 64, 128)
   t = c.train
-  t.num_steps = 6000                  # ~6.4 epochs of 60,000 at batch 64
+  t.num_steps = 12_000                # ~12.8 epochs of 60,000 at batch 64
   t.checkpoint_every = 1000
   t.sample_every = 2000
   return c
