@@ -112,6 +112,17 @@ def split_sizes(name: str, data_dir: str | None) -> dict[str, int]:
   return {split: len(tfds_source.open_split(name, split, data_dir)) for split in tfds_source.SPLITS[name]}
 
 
+def _open_builder(name: str, data_dir: str | None, builder_fn):
+  """(builder, its version folder, whether it is prepared); JaxgenError when prepared in another file format."""
+  with tfds_source.without_missing_folder_warnings():
+    builder = builder_fn(name, data_dir)
+    prepared = builder.is_prepared()
+  where = os.fspath(builder.data_dir)
+  if prepared and _file_format(builder) != "array_record":
+    raise JaxgenError(tfds_source.convert_hint(name, where, _file_format(builder)))
+  return builder, where, prepared
+
+
 def prepare(name: str, data_dir: str | None = None, builder_fn=_default_builder, log=print) -> dict[str, int]:
   """Downloads and prepares TFDS set `name` in array_record format under `data_dir` (None: TFDS's default),
   unless it is prepared already; returns and logs the example count of each split jaxgen reads.
@@ -120,13 +131,8 @@ def prepare(name: str, data_dir: str | None = None, builder_fn=_default_builder,
   with one line for a missing tool, a set prepared in another format, or a failed download.
   """
   check_name(name)
-  with tfds_source.without_missing_folder_warnings():
-    builder = builder_fn(name, data_dir)
-    prepared = builder.is_prepared()
-  where = os.fspath(builder.data_dir)
+  builder, where, prepared = _open_builder(name, data_dir, builder_fn)
   if prepared:
-    if _file_format(builder) != "array_record":
-      raise JaxgenError(tfds_source.convert_hint(name, where, _file_format(builder)))
     log(f"tfds/{name}: already prepared in {where}")
   else:
     if builder_fn is _default_builder:
@@ -393,13 +399,8 @@ def prepare_from_files(name: str, source_dir: str, data_dir: str | None = None, 
   """
   check_name(name)
   start = time.monotonic()
-  with tfds_source.without_missing_folder_warnings():
-    builder = local_builder(name, data_dir)
-    prepared = builder.is_prepared()
-  where = os.fspath(builder.data_dir)
+  builder, where, prepared = _open_builder(name, data_dir, local_builder)
   if prepared:
-    if _file_format(builder) != "array_record":
-      raise JaxgenError(tfds_source.convert_hint(name, where, _file_format(builder)))
     recorded = recorded_source(where)
     log(f"tfds/{name}: already prepared in {where}" + (f" (from {recorded} files)" if recorded else "")
         + f"; {source_dir} was not read (delete {where} to prepare it again)")
