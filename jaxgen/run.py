@@ -3,6 +3,7 @@
   run = jaxgen.load("runs/ddm_digits")
   run.config, run.state, run.family, run.step
   images = run.sample(jax.random.PRNGKey(0), 16, steps=20)   # float32 NHWC in [0, 1] (or (N, 2) points)
+  data = jaxgen.load_data(run, "test")                       # {"x": (N, H, W, C) in data.range, "label": (N,)}
 
 Everything `sample.py` does is a call on this object first and a flag second. Loading writes nothing into the
 workdir (it works on read-only copies); a damaged checkpoint is named with the steps that remain.
@@ -40,14 +41,42 @@ class Run:
             f"data={self.config.data.name!r}, step={self.step})")
 
   def sample(self, key, num: int, **options) -> np.ndarray:
-    """`num` samples: float32 NHWC images in [0, 1], or (num, 2) points in data coordinates."""
+    """`num` samples as a NumPy array: float32 NHWC images (num, H, W, C) in [0, 1], or (num, 2) points in data
+    coordinates for toy2d runs.
+
+    key: a raw PRNG key (`jax.random.PRNGKey(seed)`): the same key gives the same samples. num: a positive int.
+    options: the family's (`self.family.SAMPLE_OPTIONS`; another is one JaxgenError listing those allowed); each
+    one not given comes from the run's `config.sample`, then from the family's default:
+
+      autoencoder  latent_grid=n   the n×n grid of decodes over the embedding box (num is ignored: n·n images)
+      vae          latent_grid=n   the n×n grid over normal quantiles Φ⁻¹(0.05 … 0.95) of latent dims 0 and 1
+      gan          label=k         class k for every sample (conditional models; default: uniform labels)
+                   truncated_z=t   z from N(0, I) truncated to [−t, t] per coordinate (0 / None: not truncated)
+                   dot_steps=N, dot_step_size=η, dot_k=K   move each sample by discriminator optimal transport
+                                   (N gradient steps of size η; 0 steps: the generator's own samples)
+                   class_grid      only in `sample_outputs`: one labelled row per class, the same z per column
+      stylegan     truncation=ψ    w̄ + ψ (w − w̄), ψ in [0, 1] (1: none); noise_mode="random" | "const" | "none"
+                   pca_samples, boundary_samples, layer_weights, alpha_units, interp_space: settings of the
+                                   `sample_outputs` edits (interpolate, direction, alphas, mix_crossover)
+      ebm          steps=K         Langevin updates from uniform noise (default config.sample.steps)
+                   step_size_start=η   first step, annealed geometrically to the training chain's last step
+                   temperature=T   noise std × sqrt(T) (< 1: a sharper density); chain=True: the chain strip
+                                   (num · K images, K states per sample, `ebm.chain_steps(steps)`)
+      diffusion    steps=K         reverse-diffusion steps (>= 1; default 20); sampler="ddim" | "ddpm"
+                   initial_noise   the starting N(0, I) noise (num, H, W, C) (default: drawn from
+                                   `jax.random.split(key)[0]`; DDPM's per-step noise comes from `split(key)[1]`)
+    """
     if not isinstance(num, int) or num <= 0:
       raise JaxgenError(f"num={num!r} must be a positive integer.")
     options = {**self.config.sample.to_dict(), **options}
     return np.asarray(self.family.sample(self.state, key, num, **options))
 
   def sample_outputs(self, key, num: int, **options) -> dict:
-    """What `sample.py` writes: {"samples", "labels"?, "ncols"?}; families may add grids and strips."""
+    """What `sample.py` writes: {"samples", "labels"?, "ncols"?, "row_labels"?, "col_labels"?}.
+
+    Takes `sample`'s options and the grids and strips of `sample.py` (as keywords: `steps_sweep="1,2,5,20"`,
+    `interpolate=8`, `class_grid=True`, `direction="pca:0"`, `alphas="-3:3:7"`, `mix_crossover=2`, `chain=True`).
+    """
     if self.family.sample_outputs is not None:
       merged = {**self.config.sample.to_dict(), **options}
       out = self.family.sample_outputs(self.state, self.config, key, num, merged)
@@ -70,21 +99,43 @@ class Run:
     return out
 
 
+def _missing(workdir, root, what: str) -> JaxgenError:
+  """The error for a path that holds no trained run: the path as given, the absolute path tried, what is wrong."""
+  where = f"{workdir!r}" if str(workdir) == str(root) else f"{workdir!r} ({root})"
+  return JaxgenError(f"no trained run at {where}: {what}; give the directory a training run wrote "
+                     "(train.py --workdir=DIR, or jaxgen.runtime.train(config, DIR) in Python).")
+
+
 def load(workdir: str, step: int | None = None) -> Run:
-  """Restores the run in `workdir` (latest checkpoint unless `step`); one clear error if it can't."""
-  root = workdir_lib.path(workdir) if workdir else None
-  if root is None or not root.exists():
-    raise JaxgenError(f"workdir {workdir!r} does not exist; pass the --workdir a train.py run wrote.")
+  """The trained run in `workdir`: a `Run` (workdir, config, state, family, step).
+
+  workdir: a directory written by `train.py --workdir=DIR` or `jaxgen.runtime.train(config, DIR)` (local path
+  or gs://); step: a checkpoint step (`None`: the newest). The State is restored on this host's devices
+  (replicated); nothing is written. Raises one JaxgenError naming the path tried when the directory does not
+  exist, is a file, has no config.json or no checkpoint, the step is not there, or a checkpoint is unreadable
+  (naming the steps that remain).
+
+    run = jaxgen.load("runs/vae_digits")
+    images = run.sample(jax.random.PRNGKey(0), 16)     # (16, 16, 16, 1) float32 in [0, 1]
+  """
+  if not workdir:
+    raise JaxgenError(f"workdir={workdir!r}: give the directory a training run wrote (train.py --workdir=DIR, "
+                      "or jaxgen.runtime.train(config, DIR) in Python).")
+  root = workdir_lib.path(workdir)
+  if not root.exists():
+    raise _missing(workdir, root, "the directory does not exist")
   if not root.is_dir():
-    raise JaxgenError(f"workdir {workdir!r} is a file, not a directory; pass the --workdir a train.py run wrote.")
+    raise _missing(workdir, root, "it is a file, not a directory")
   config = workdir_lib.read_config(workdir)
   family = families.get(config.get("family", ""))
   ckpt_dir = root / workdir_lib.CHECKPOINTS
   if not ckpt_dir.is_dir():
-    raise JaxgenError(f"workdir {workdir!r} has no checkpoints/ directory; train it first with train.py.")
+    raise JaxgenError(f"workdir {workdir!r} has no checkpoints/ directory; train it first (train.py or "
+                      "jaxgen.runtime.train).")
   mngr = ckpt.manager(ckpt_dir, keep=config.train.keep_checkpoints, async_save=False, read_only=True)
   if mngr.latest_step() is None:
-    raise JaxgenError(f"workdir {workdir!r} has no checkpoint yet; train it first with train.py.")
+    raise JaxgenError(f"workdir {workdir!r} has no checkpoint yet; train it first (train.py or "
+                      "jaxgen.runtime.train).")
   mesh = sharding.make_mesh()
   init_key, _, _ = setup.rng_streams(config.seed)
   # The State's structure comes from init on a stand-in batch; every leaf is then overwritten by the restore.
@@ -99,3 +150,24 @@ def load(workdir: str, step: int | None = None) -> Run:
             else "; there is no other checkpoint")
     raise ckpt.CheckpointReadError(f"{e}{hint}.") from None
   return Run(workdir=workdir, config=config, state=state, family=family, step=restored)
+
+
+def load_data(source, split: str = "train") -> dict:
+  """A data split as NumPy arrays, preprocessed exactly as training sees it.
+
+  source: a `Run`, a workdir (its config.json is read), or a config (`jaxgen.configs.get("vae")`, a run's
+  `config`); its `config.data` names the data set (digits, toy2d/NAME, tfds/NAME once prepared, folder:PATH),
+  the image size, channels and range. split: "train" or "test".
+  Returns {"x": float32 (N, H, W, C) in `data.range` ("unit": [0, 1], "symmetric": [−1, 1]), "label": int32 (N,)
+  (labelled data sets only)}; toy2d: {"x": float32 (N, 2)}, a fixed draw of the set. Arrays are read-only and
+  cached. For batches as the training loop draws them, see `jaxgen.data.make_pipeline`.
+
+    x = jaxgen.load_data(run, "test")["x"]          # e.g. digits: (360, 16, 16, 1) in [0, 1] for vae_digits
+  """
+  if isinstance(source, Run):
+    config = source.config
+  elif isinstance(source, ml_collections.ConfigDict):
+    config = source
+  else:
+    config = workdir_lib.read_config(source)
+  return data_lib.load_split(config, split)

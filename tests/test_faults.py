@@ -103,7 +103,7 @@ def test_writers_survive_a_full_disk_and_catch_up(tmp_path, monkeypatch, capsys)
   assert writer.write(4, {"loss": 4.5}) and not writer.disk_full
   assert [json.loads(l)["step"] for l in open(writer.path)] == [1, 2, 3, 4]
   events = read_events(writer.files[1])
-  assert [s for s, _ in events] == [0, 1, 2, 3, 4] and events[4][1] == {"loss": 4.5}
+  assert [s for s, _ in events] == [0, 1, 2, 3, 4] and events[4][1] == {"train/loss": 4.5}
 
 
 def test_full_disk_during_logging_saves_at_once_or_stops(tmp_path, monkeypatch):

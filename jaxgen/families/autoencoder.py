@@ -28,6 +28,7 @@ import optax
 from flax import struct
 
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.latent import interpolate as interp
 from jaxgen.latent.grid import latent_grid
 from jaxgen.nn import layers, policy
 from jaxgen.nn import updates
@@ -307,6 +308,35 @@ def decode(state: State, z):
 def reconstruct(state: State, x):
   """decode(encode(x)): images in [0, 1]."""
   return decode(state, encode(state, x))
+
+
+def image_shape(state: State) -> tuple[int, int, int]:
+  """(H, W, C) of the images the model encodes and decodes (the decoder's output shape; nothing is computed)."""
+  z = jax.ShapeDtypeStruct((1, state.hp.latent_dim), jnp.float32)
+  return tuple(jax.eval_shape(lambda z: decode(state, z), z).shape[1:])
+
+
+def one_image(state: State, x, name: str = "x") -> jax.Array:
+  """`x` as a batch of one (1, H, W, C): one image (H, W, C) or a batch of one (1, H, W, C), e.g. `x[0:1]`, of
+  the model's image shape; JaxgenError naming both shapes otherwise."""
+  shape, got = image_shape(state), tuple(np.shape(x))
+  check(got in (shape, (1,) + shape), f"{name} has shape {got}; expected one image {shape} or a batch of one "
+        f"{(1,) + shape} (e.g. x[0] or x[0:1] of images (N, {', '.join(map(str, shape))})).")
+  return jnp.asarray(x, jnp.float32).reshape((1,) + shape)
+
+
+def interpolation_frames(num: int) -> jax.Array:
+  """f = 0, 1/num, …, (num − 1)/num: the reference `morph_faces` fractions (float32 (num,), 1 excluded)."""
+  check(isinstance(num, int) and num >= 1, f"num={num!r} must be a positive integer (frames).")
+  return jnp.arange(num, dtype=jnp.float32) / num
+
+
+def interpolate(state: State, x0, x1, num: int = 10):
+  """Decoded frames (num, H, W, C) in [0, 1] along z = (1 − f)·z0 + f·z1 between the embeddings of two images
+  x0, x1 (each (H, W, C) or (1, H, W, C) in [0, 1]; f = 0, 1/num, …, (num − 1)/num, as the reference's
+  `morph_faces`)."""
+  z0, z1 = encode(state, one_image(state, x0, "x0")), encode(state, one_image(state, x1, "x1"))
+  return decode(state, interp.lerp(z0[0], z1[0], interpolation_frames(num)))
 
 
 def embedding_box(state: State, x, batch_size: int = 500):

@@ -192,12 +192,12 @@ def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
 
 
 def interpolate(state: State, x0, x1, num: int = 10):
-  """Decoded frames (num, H, W, C) along z = (1 − f)·z0 + f·z1 between the mean encodings of two images
-  (reference `morph_faces`, f in arange(0, 1, 1/num))."""
-  m0, _ = encode(state, x0[None])
-  m1, _ = encode(state, x1[None])
-  t = jnp.arange(num, dtype=jnp.float32) / num
-  return decode(state, interp.lerp(m0[0], m1[0], t))
+  """Decoded frames (num, H, W, C) in [0, 1] along z = (1 − f)·z0 + f·z1 between the mean encodings z0, z1 of two
+  images x0, x1 (each (H, W, C) or (1, H, W, C) in [0, 1], e.g. x[0] or x[0:1]; f = 0, 1/num, …, (num − 1)/num,
+  the reference's `morph_faces`). Another shape is one JaxgenError naming the expected ones."""
+  m0, _ = encode(state, ae.one_image(state, x0, "x0"))
+  m1, _ = encode(state, ae.one_image(state, x1, "x1"))
+  return decode(state, interp.lerp(m0[0], m1[0], ae.interpolation_frames(num)))
 
 
 def latent_histograms_png(z, path: str, num_dims: int = 50, bins: int = 30, ncols: int = 10,

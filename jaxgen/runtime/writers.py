@@ -5,9 +5,13 @@ failed write (disk full, I/O error) is rolled back so the file stays well-formed
 memory and retried at the next write, and one warning line goes to stderr. `MetricsWriter.disk_full` tells
 the loop that the last failure was ENOSPC/EDQUOT, so it can checkpoint (or stop) at once.
 
-TensorBoard files (`events.out.tfevents.*`) hold tensorboardX's Event protos framed as TFRecords.
+TensorBoard files (`events.out.tfevents.*`) hold tensorboardX's Event protos framed as TFRecords: the scalars
+under namespaced tags (`train/loss`, `train/steps_per_sec`, `eval/loss`, ...; metrics.jsonl keeps the flat
+names `loss`, `steps_per_sec`, `eval_loss`) and the sample grids as PNG images (tag `samples`).
+`tensorboard --logdir runs` shows them (the `tensorboard` extra installs TensorBoard).
 """
 import errno
+import io
 import json
 import os
 import socket
@@ -17,6 +21,7 @@ import time
 
 import numpy as np
 from etils import epath
+from PIL import Image
 from tensorboardX.proto import event_pb2, summary_pb2
 from tensorboardX.record_writer import masked_crc32c
 
@@ -25,6 +30,20 @@ from jaxgen.train.actions import format_duration
 from jaxgen.train.workdir import append_bytes
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+PNG_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "P": 3, "RGBA": 4}  # PIL mode -> the Summary.Image colorspace
+
+
+def tensorboard_tag(name: str, prefix: str = "") -> str:
+  """The TensorBoard tag of a metrics.jsonl key: `loss` -> `train/loss`, prefix "eval_" -> `eval/loss`."""
+  return f"{prefix.rstrip('_') or 'train'}/{name}"
+
+
+def png_image(png: bytes) -> summary_pb2.Summary.Image:
+  """A Summary.Image of PNG bytes, its height, width and channels read from the PNG header."""
+  with Image.open(io.BytesIO(png)) as image:
+    width, height = image.size
+    channels = PNG_CHANNELS.get(image.mode, 3)
+  return summary_pb2.Summary.Image(height=height, width=width, colorspace=channels, encoded_image_string=png)
 
 
 def tfrecord(event: event_pb2.Event) -> bytes:
@@ -35,8 +54,8 @@ def tfrecord(event: event_pb2.Event) -> bytes:
 
 
 class EventFileWriter:
-  """Appends scalar summaries to a new `events.out.tfevents.<time>.<host>.<pid>` file in `logdir`, synchronously
-  (tensorboardX's own writer queues records for a thread, which would not see a full disk in time)."""
+  """Appends scalar and image summaries to a new `events.out.tfevents.<time>.<host>.<pid>` file in `logdir`,
+  synchronously (tensorboardX's own writer queues records for a thread, which would not see a full disk in time)."""
 
   def __init__(self, logdir):
     name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.jaxgen"
@@ -44,12 +63,18 @@ class EventFileWriter:
     self._pending, self._started = [], False  # the first record (file_version) is queued with the first event
 
   def add_scalars(self, step: int, scalars: dict) -> None:
-    """Writes one Event holding all `scalars` at `step`; raises OSError (the file is left well-formed and the
-    record is kept for the next call)."""
+    """Writes one Event holding all `scalars` ({tag: number}) at `step`; raises OSError (the file is left
+    well-formed and the record is kept for the next call)."""
+    self._add(step, [summary_pb2.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in scalars.items()])
+
+  def add_image(self, step: int, tag: str, png: bytes) -> None:
+    """Writes one Event holding the PNG image `png` under `tag` at `step`; raises OSError as `add_scalars`."""
+    self._add(step, [summary_pb2.Summary.Value(tag=tag, image=png_image(png))])
+
+  def _add(self, step: int, values: list) -> None:
     if not self._started:
       self._pending.append(tfrecord(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")))
       self._started = True
-    values = [summary_pb2.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in scalars.items()]
     event = event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values))
     self._pending.append(tfrecord(event))
     self.flush()
@@ -63,7 +88,8 @@ class EventFileWriter:
 # --- metrics.jsonl + TensorBoard ----------------------------------------------------------------------------
 
 class MetricsWriter:
-  """Appends one JSON object per line to `<workdir>/metrics.jsonl` and writes TensorBoard scalars.
+  """Appends one JSON object per line to `<workdir>/metrics.jsonl` and writes TensorBoard scalars (namespaced
+  tags, `tensorboard_tag`) and sample images.
 
   `write` never raises on an I/O error: the failed records stay queued (retried at the next `write` or
   `flush`), one warning is printed per failure episode, and `disk_full` is set while the disk is full.
@@ -104,11 +130,25 @@ class MetricsWriter:
     return list(self._pending)
 
   def write(self, step: int, scalars: dict, prefix: str = "") -> bool:
-    """Queues and writes one record; True when everything queued so far is on disk."""
-    scalars = {prefix + k: float(v) for k, v in scalars.items()}
-    self._pending.append(json.dumps({"step": int(step), **scalars}) + "\n")
-    tb_ok = self._try(self._tb.add_scalars, int(step), scalars) if self._tb is not None else True
+    """Queues and writes one record (metrics.jsonl keys `prefix + name`, TensorBoard tags `tensorboard_tag`);
+    True when everything queued so far is on disk."""
+    scalars = {k: float(v) for k, v in scalars.items()}
+    self._pending.append(json.dumps({"step": int(step), **{prefix + k: v for k, v in scalars.items()}}) + "\n")
+    tags = {tensorboard_tag(k, prefix): v for k, v in scalars.items()}
+    tb_ok = self._try(self._tb.add_scalars, int(step), tags) if self._tb is not None else True
     return self.flush() and tb_ok
+
+  def add_image(self, step: int, tag: str, path) -> bool:
+    """Adds the PNG file at `path` (local or gs://, e.g. a sample grid the loop wrote) to TensorBoard as image
+    `tag` at `step`; True when it is on disk. Never raises: an unreadable file is one warning."""
+    if self._tb is None:
+      return True
+    try:
+      png = epath.Path(path).read_bytes()
+    except OSError as e:
+      warn(f"cannot read {path} for TensorBoard ({e.strerror or e}); training continues.")
+      return False
+    return self._try(self._tb.add_image, int(step), tag, png)
 
   def flush(self) -> bool:
     """Writes the queued records; True on success (also when nothing was queued)."""

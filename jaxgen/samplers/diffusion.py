@@ -69,11 +69,15 @@ def ddim_step(eps_fn: EpsFn, x_t: jnp.ndarray, t, t_next, schedule: Schedule):
 
 
 def ddim(eps_fn: EpsFn, x_T: jnp.ndarray, schedule: Schedule, steps: int, return_all: bool = False):
-  """Deterministic reverse diffusion (the reference's `reverse_diffusion`) over `lax.scan`.
+  """Deterministic reverse diffusion (DDIM with η = 0, the reference's `reverse_diffusion`) over `lax.scan`.
 
-  x_T: initial noise (n, ...); steps: static positive int (1 is a single denoising step). Returns the last x0_hat,
-  shape of x_T, in the model's (normalised) data space; with `return_all`, also the stacked (x0_hats, xs) of every
-  step, each (steps, n, ...).
+  eps_fn(x_t, noise_rates, signal_rates) -> ε̂: x_t (n, ...), rates (n, 1, ..., 1); e.g. a trained run's
+  `jaxgen.families.diffusion.eps_fn(run.state)` (its EMA network). x_T: the starting noise, N(0, I) of shape
+  (n, ...). schedule: t in [0, 1] -> (noise_rates, signal_rates) (`jaxgen.samplers.schedules`, or a run's
+  `run.state.hp.schedule_fn()`). steps: static positive int (1 is a single denoising step; 20 is the
+  reference's). Returns the last x0_hat, shape of x_T, in the model's data space (for a diffusion run the
+  normalised one: `diffusion.denormalize(run.state, x0)` gives images in [0, 1]); with `return_all`, also the
+  stacked (x0_hats, xs) of every step, each (steps, n, ...). The same x_T always gives the same output.
   """
   steps = check_steps(steps)
 
@@ -117,8 +121,11 @@ def ddpm(eps_fn: EpsFn, x_T: jnp.ndarray, key: jax.Array, schedule: Schedule, st
          variance: str = "posterior"):
   """Ancestral sampling (Ho et al. 2020) over `lax.scan`, `steps` equal steps from t = 1 to 0.
 
-  Returns the last x0_hat (at t = 1/steps), shape of x_T. With abar(0) = 1 this equals the last ancestral step's
-  output (its posterior variance is 0). `key` gives the per-step noise (split once per step).
+  eps_fn, x_T (N(0, I) noise (n, ...)) and schedule as `ddim`; key: a raw PRNG key for the per-step noise (split
+  once per step); steps: static positive int (ancestral sampling wants more than DDIM, e.g. 100-1000);
+  variance: "posterior" (σ² = β̃, the posterior's) or "beta" (σ² = β). Returns the last x0_hat (at t = 1/steps),
+  shape of x_T, in the model's data space as `ddim`. With abar(0) = 1 this equals the last ancestral step's
+  output (its posterior variance is 0).
   """
   steps = check_steps(steps)
   if variance not in ("posterior", "beta"):

@@ -101,6 +101,13 @@ def langevin(energy_fn: EnergyFn, x0: jax.Array, key: jax.Array, *, steps: int, 
     return_chain: False -> the final state (B, ...). True -> every state, (steps, B, ...). A tuple of step
       indices (static) -> (len(indices), B, ...), where index i is the state after i + 1 updates (the
       reference's per-step list), e.g. `REFERENCE_CHAIN_STEPS` for a 1000-step run.
+
+  Step sizes that sample exp(−E) (ULA: noise_scale = ula_noise(step_size), no clips): with σ the scale of the
+  narrowest feature of the density (a mode's std), η must stay below 2σ² (the chain is unstable above), and
+  η = r·σ² leaves the stationary variance (1 − r)²·2/(2 − r) times too small (r = 0.5: 0.33×, r = 0.01:
+  0.985×); so end near η = 0.01·σ² and start larger (`geometric_schedule`) to reach the modes from far away.
+  Chains do not cross between well-separated modes: the weight of each mode comes from where chains start.
+  Worked example (an 8-Gaussian mixture, run by tests/test_api.py): docs/design.md §9.
   """
   steps = int(steps)
   if steps < 1:

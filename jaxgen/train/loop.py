@@ -32,7 +32,7 @@ class Quiet:
   def pending(self) -> list:
     return []
 
-  def __getattr__(self, name):  # message, begin, update, resume, close: nothing to do
+  def __getattr__(self, name):  # message, begin, update, resume, close, add_image: nothing to do
     return lambda *args, **kwargs: None
 
 
@@ -41,7 +41,8 @@ class Hooks:
   """What the loop asks of its surroundings.
 
   writer:   .write(step, scalars, prefix="") -> bool (False: not on disk yet), .disk_full, .pending() (lines not
-            yet on disk), .resume(step, pending) (drops records after `step`), .files
+            yet on disk), .resume(step, pending) (drops records after `step`), .files,
+            .add_image(step, tag, png_path) (a sample grid for TensorBoard)
   progress: .message(text), .begin(step), .update(step, means, steps_per_sec, keys)
   (whoever makes the writer and the progress display closes them)
   stop_requested() -> the name of a stop request on this process (e.g. "SIGTERM") or None
@@ -132,6 +133,8 @@ def _steps(config, workdir, family, state, start, mesh, pipeline, ckpts, hooks, 
       save(done, block=stop)
     if actions.due(done, t.sample_every, total):
       samples.append(actions.write_samples(family, config, state, sample_key, workdir_lib.path(workdir), done))
+      if samples[-1]:  # process 0 wrote the grid: TensorBoard shows the same PNG
+        hooks.writer.add_image(done, "samples", samples[-1])
     clock.pause(time.time() - t_io)  # checkpoint and sample time is not training time
     if stop:
       hooks.progress.message(f"{hooks.stop_requested() or 'a signal to another process'}: saved checkpoint step "
