@@ -29,7 +29,14 @@ SAMPLE_BATCH = 1000  # sample.py draws larger --num in batches of this many (fol
 
 @dataclasses.dataclass
 class Run:
-  """A work directory's resolved config, restored State and family module."""
+  """A trained run, as `jaxgen.load(workdir, step=None)` returns it.
+
+  workdir: the directory it was loaded from. config: its resolved config (`ml_collections.ConfigDict`, the
+  workdir's config.json). state: the family's State restored from the checkpoint (parameters, EMA, optimizer
+  state, ...; what the family's own functions take, e.g. `vae.encode(run.state, x)`). family: the family module
+  (`jaxgen.families.vae`, ...). step: the checkpoint's training step.
+  `sample` draws samples (its docstring lists each family's options), `sample_outputs` what `sample.py` writes.
+  """
   workdir: str
   config: ml_collections.ConfigDict = dataclasses.field(repr=False)
   state: Any = dataclasses.field(repr=False)

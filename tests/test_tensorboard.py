@@ -22,7 +22,7 @@ def tiny_vae(steps=4):
   return load_config("vae_digits", **{
       "train.num_steps": steps, "train.batch_size": 16, "train.log_every": 1, "train.checkpoint_every": steps,
       "train.eval_every": 2, "train.sample_every": 2, "train.num_sample_images": 4, "data.image_size": 8,
-      "model.encoder_features": (4,), "model.decoder_features": (4,)})
+      "model.encoder_features": (4,), "model.decoder_features": (4,), "model.conv_impl": "lax"})
 
 
 def accumulator(workdir):
