@@ -207,11 +207,15 @@ def check_training_workdir(config, workdir: str) -> None:
   WorkdirLock(workdir).check_free()
 
 
-def recorded_family(workdir: str) -> str | None:
-  """config.family of `<workdir>/config.json`, read without JAX; None when the workdir has none (loading the run
-  then says what is missing)."""
-  recorded = workdir_lib.recorded_config(workdir)
-  return recorded.get("family") if recorded else None
+def recorded_family(workdir: str) -> str:
+  """config.family of the run in `workdir`, read from its config.json without JAX: sample.py's and evaluate's first
+  look at a run. JaxgenError when the workdir does not exist, is a file or has no config.json."""
+  p = workdir_lib.path(workdir)
+  if not p.exists():
+    raise JaxgenError(f"--workdir={workdir!r} does not exist; pass the directory a train.py run wrote.")
+  if not p.is_dir():
+    raise JaxgenError(f"--workdir={workdir!r} is a file, not a directory; pass the directory a train.py run wrote.")
+  return workdir_lib.read_config(workdir).get("family", "")
 
 
 def run(main) -> None:

@@ -69,8 +69,9 @@ def test_wrong_image_shape(tmp_path):
 
 
 def test_sample_missing_workdir(tmp_path):
-  out = run(["sample.py", f"--workdir={tmp_path}/nope", "--out=x.png"])
-  one_line_error(out, "nope")
+  out, jax_loaded = run_probed("sample.py", f"--workdir={tmp_path}/nope", "--out=x.png")
+  one_line_error(out, "nope' does not exist")
+  assert not jax_loaded                                 # answered from the file system, before JAX loads
 
 
 def test_sample_unsupported_option(trained, tmp_path):
