@@ -59,12 +59,13 @@ def _command_line_options() -> dict:
 
 
 def _describe_result(path: str) -> str:
-  """'step 2000, dot_steps=0' for an earlier evaluate JSON (its step and command-line sample options)."""
+  """'step 2000, dot_steps=0' for an earlier evaluate JSON: its step, command-line sample options and DOT."""
   try:
     with open(path) as f:
       old = json.load(f)
     options = "".join(f", {k}={v}" for k, v in sorted(old.get("sample_options", {}).items()))
-    return f"step {old['step']}{options}"
+    dot = (old.get("sampling") or {}).get("dot")
+    return f"step {old['step']}{options}" + (f", moved by DOT ({dot['steps']} steps)" if dot else "")
   except (OSError, ValueError, KeyError, TypeError, AttributeError):
     return "not a result jaxgen.evaluate can read"
 

@@ -220,12 +220,12 @@ def test_an_earlier_result_is_never_replaced_without_overwrite(tmp_path):
   evaluate.write_result({"step": 5, "sample_options": {"dot_steps": 0}}, first, overwrite=False)
   path, note = evaluate.output_path(None, str(tmp_path), False)
   assert path == str(tmp_path / "evaluate_2.json") and f"{first} (step 5, dot_steps=0) is kept" in note
-  evaluate.write_result({"step": 6}, path, overwrite=False)
+  evaluate.write_result({"step": 6, "sampling": {"dot": {"steps": 100}}}, path, overwrite=False)
   assert evaluate.output_path(None, str(tmp_path), False)[0] == str(tmp_path / "evaluate_3.json")
   assert evaluate.output_path(None, str(tmp_path), True) == (first, "replaced the earlier result (step 5, "
                                                                     "dot_steps=0): --overwrite")
-  with pytest.raises(JaxgenError, match=r"--json='.*evaluate_2.json' exists \(an earlier result: step 6\); pass "
-                                        r"--overwrite"):
+  with pytest.raises(JaxgenError, match=r"--json='.*evaluate_2.json' exists \(an earlier result: step 6, moved by "
+                                        r"DOT \(100 steps\)\); pass --overwrite"):
     evaluate.output_path(path, str(tmp_path), False)
   with pytest.raises(FileExistsError):                  # a file that appeared meanwhile is not replaced either
     evaluate.write_result({"step": 7}, path, overwrite=False)
