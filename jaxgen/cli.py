@@ -188,8 +188,8 @@ def config_catalog(directory: str, width: int = 100) -> str:
 
 
 def describe_config(config, path: str) -> str:
-  """Every key of `config` with its value, one per line as `--config.KEY=VALUE` would set it, under a heading
-  naming the file and where the family's keys are explained."""
+  """Every key of `config` with its value, one `KEY = value` line each (the KEY of `--config.KEY=VALUE`), under a
+  heading naming the file and where the family's keys are explained."""
   family = config.get("family", "?")
   lines = [f"{path}: family {family}; set any key with --config.KEY=VALUE; jaxgen/configs/{family}.py explains "
            "each key (a config file sets only what differs from it)."]

@@ -1,6 +1,6 @@
 """The options each family's sampler takes, as data: the families check their `sample` / `sample_outputs` options
 against these tuples, and the command-line tools refuse an unsupported sample.py flag from config.json alone, before
-JAX loads and the checkpoint is read (a second instead of fifteen).
+JAX loads and the checkpoint is read.
 
   SAMPLE_OPTIONS[family]   what `family.sample` (`Run.sample`) accepts; config.sample's keys are defaults of some.
   OUTPUT_OPTIONS[family]   what its `sample_outputs` (sample.py, `Run.sample_outputs`) accepts: `outputs(family)`.
