@@ -166,17 +166,17 @@ def _first_line(text: str) -> str:
 def start(command: str, define_flags, early_checks=None) -> None:
   """The first step of a tool whose module imports JAX, called before those imports: names the tool `command` in
   its help, defines its flags, answers --help (the __main__ docstring and the flags), and in a one-process run
-  parses the flags and calls `early_checks()`, which raises JaxgenError for what the flags, config.json and the
-  files show. Each of these answers in about a second instead of after the imports; `run(main)` follows."""
+  parses the flags and calls `early_checks(argv)` (argv: the arguments left after the flags, as `main` gets them),
+  which raises JaxgenError for what the flags, config.json and the files show. Each of these answers in about a second instead of after the imports; `run(main)` follows."""
   sys.argv[0] = command            # absl lists __main__'s flags under sys.argv[0]: the command, not a file path
   define_flags()
   if any(a.split("=", 1)[0] in HELP_FLAGS for a in sys.argv[1:]):
     run(lambda argv: None)         # absl prints the help while parsing the flags and exits
   if early_checks is not None:
-    _parse_flags(sys.argv)         # `run` parses them again, to the same values
+    argv = _parse_flags(sys.argv)  # `run` parses them again, to the same values
     if not is_distributed():       # several processes agree on these checks after they start (collectives)
       try:
-        early_checks()
+        early_checks(argv)
       except JaxgenError as e:
         fail(str(e))
 

@@ -100,13 +100,26 @@ def write_result(result: dict, path: str, overwrite: bool) -> None:
     json.dump(result, f, indent=2)
 
 
-def _early_checks() -> None:
-  """What config.json and the files show, before JAX loads: an option the run's family does not take, an
-  existing --json without --overwrite."""
+def _check_flags(argv) -> None:
+  """JaxgenError for arguments that are not flags, a missing --workdir, --num < 2 or --iwae_k < 1."""
   f = flags.FLAGS
-  if f.workdir:  # else main names the missing flag
-    options_lib.check_sample(cli.recorded_family(f.workdir), _command_line_options())
-    output_path(f.json, f.workdir, f.overwrite)
+  if len(argv) > 1:
+    raise JaxgenError(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
+  if not f.workdir:
+    raise JaxgenError("--workdir is required: a directory written by train.py.")
+  if f.num is not None and f.num < 2:
+    raise JaxgenError(f"--num={f.num} must be an integer >= 2.")
+  if f.iwae_k < 1:
+    raise JaxgenError(f"--iwae_k={f.iwae_k} must be a positive integer.")
+
+
+def _early_checks(argv) -> None:
+  """What the flags, config.json and the files show, before JAX loads: a bad flag, a missing workdir, an option
+  the run's family does not take, an existing --json without --overwrite."""
+  f = flags.FLAGS
+  _check_flags(argv)
+  options_lib.check_sample(cli.recorded_family(f.workdir), _command_line_options())
+  output_path(f.json, f.workdir, f.overwrite)
 
 
 if __name__ == "__main__":  # --help and the early checks answer here, before the imports below load JAX
@@ -477,14 +490,7 @@ def format_table(result: dict) -> str:
 def main(argv):
   logging.set_verbosity(logging.ERROR)     # keep orbax's restore chatter out of the table
   FLAGS = flags.FLAGS
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required: a directory written by train.py.")
-  if FLAGS.num is not None and FLAGS.num < 2:
-    cli.fail(f"--num={FLAGS.num} must be an integer >= 2.")
-  if FLAGS.iwae_k < 1:
-    cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
+  _check_flags(argv)
   options = _command_line_options()
   cli.init_distributed()
   lead = jax.process_index() == 0
