@@ -164,6 +164,14 @@ def test_existing_evaluate_json_is_refused_before_jax_loads(recorded):
   assert not jax_loaded and json.load(open(earlier)) == {"step": 7, "sample_options": {"dot_steps": 0}}
 
 
+def test_evaluate_flag_mistakes_are_answered_before_jax_loads(recorded):
+  for args, needle in (([f"--workdir={recorded}", "stray"], "unexpected arguments ['stray']"),
+                       ([f"--workdir={recorded}", "--num=1"], "--num=1 must be an integer >= 2")):
+    out, jax_loaded = run_probed("jaxgen.evaluate", *args)
+    one_line_error(out, needle)
+    assert not jax_loaded
+
+
 def test_lock_check_free_refuses_a_live_holder_only(tmp_path):
   from jaxgen.errors import JaxgenError
   from jaxgen.runtime.lock import WorkdirLock
