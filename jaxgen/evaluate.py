@@ -12,9 +12,10 @@ bound, and Inception FID/KID where its weights are cached. The table gives each 
 higher is better and the samples it rests on, and says how the samples were drawn (for a GAN whose config.sample
 has dot_steps > 0: moved by discriminator optimal transport, DOT, after the generator).
 
-The numbers are written as JSON, never over an earlier result: by default to <workdir>/evaluate.json, or, when that
-exists, to the first free evaluate_2.json, evaluate_3.json, ...; an existing --json=FILE is refused. --overwrite
-replaces the file instead. The last line names the file written.
+The numbers are written as JSON ("metrics", and per metric "measured_on" and "better"; "sampling"), never over an
+earlier result: by default to <workdir>/evaluate.json, or, when that exists, to the first free evaluate_2.json,
+evaluate_3.json, ...; an existing --json=FILE is refused. --overwrite replaces the file instead. The last line names
+the file written.
 
 Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
 --jax_distributed or --coordinator_address/--num_processes/--process_id; every process computes the metrics,
