@@ -11,7 +11,8 @@ Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the sa
 --jax_distributed or --coordinator_address/--num_processes/--process_id; every process samples (the State is
 replicated over all devices), process 0 alone writes --out and prints.
 
-Family options (a family rejects those it does not support, naming the ones it does):
+Family options (a family rejects those it does not support, naming the ones it does, at once: from the run's
+config.json, before the checkpoint loads):
   --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
   --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
@@ -24,6 +25,7 @@ import numpy as np
 from absl import flags
 
 from jaxgen import cli
+from jaxgen.configs import sample_options
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A work directory written by train.py.")
@@ -75,6 +77,8 @@ def main(argv):
     cli.fail(f"--out={FLAGS.out!r} must end in .png (grid) or .npz (arrays).")
   if FLAGS.num <= 0:
     cli.fail(f"--num={FLAGS.num} must be a positive integer.")
+  if not cli.is_distributed():  # one process: an option the run's family lacks is refused before JAX loads
+    sample_options.check_outputs(cli.recorded_family(FLAGS.workdir), user_options())
   cli.init_distributed()
   import jax
   import jaxgen

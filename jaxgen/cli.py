@@ -6,11 +6,17 @@ Every failure ends the program with one `error: ...` line on stderr — never a 
   2  a user mistake: bad flags, unknown config keys, bad values, missing or incompatible work directories
   3  train.py: training diverged (NaN/Inf); the last good checkpoint is kept
 `--help` prints the usage and exits 0.
+
+What can be checked from the flags, the config and the workdir's files (unknown keys, a config that does not match
+the workdir's, a workdir another trainer holds, a sample option the run's family does not take, an existing
+evaluate.json) is checked before JAX loads, so each mistake is answered in about a second, not after the imports
+and the checkpoint restore.
 """
 import importlib.util
 import logging
 import os
 import sys
+import textwrap
 
 from absl import app, flags
 from absl import logging as absl_logging
@@ -18,6 +24,8 @@ from absl import logging as absl_logging
 from jaxgen import compile_cache
 from jaxgen import config as config_lib
 from jaxgen.errors import JaxgenError, RunFailure
+from jaxgen.runtime.lock import WorkdirLock
+from jaxgen.train import workdir as workdir_lib
 
 USAGE_ERROR = 2
 RUN_FAILURE = 1
@@ -130,17 +138,84 @@ def _parse_flags(argv):
     return flags.FLAGS(argv)
   except SystemExit:  # absl ends --help with status 1; asking for help is not an error
     if any(a.split("=", 1)[0] in HELP_FLAGS for a in argv[1:]):
-      sys.exit(0)
+      _exit_after_help()
     raise
+  except BrokenPipeError:  # `--help | head`: the reader stopped reading, which is not an error either
+    _exit_after_help()
   except flags.Error as e:
     fail(_first_line(str(e)))
   except Exception as e:  # anything the checks above did not foresee: still one line
     fail(_first_line(f"{type(e).__name__}: {e}"))
 
 
+def _exit_after_help() -> None:
+  """Exit 0 after --help, also when its reader has closed the pipe (stdout then points at /dev/null, so the
+  interpreter's final flush cannot fail)."""
+  try:
+    sys.stdout.flush()
+  except BrokenPipeError:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+  sys.exit(0)
+
+
 def _first_line(text: str) -> str:
   lines = [line for line in text.strip().splitlines() if line.strip()]
   return lines[0] if lines else text
+
+
+def start(command: str, define_flags, early_checks=None) -> None:
+  """The first step of a tool whose module imports JAX, called before those imports: names the tool `command` in
+  its help, defines its flags, answers --help (the __main__ docstring and the flags), and in a one-process run
+  parses the flags and calls `early_checks(argv)` (argv: the arguments left after the flags, as `main` gets them),
+  which raises JaxgenError for what the flags, config.json and the files show. Each of these answers in about a second instead of after the imports; `run(main)` follows."""
+  sys.argv[0] = command            # absl lists __main__'s flags under sys.argv[0]: the command, not a file path
+  define_flags()
+  if any(a.split("=", 1)[0] in HELP_FLAGS for a in sys.argv[1:]):
+    run(lambda argv: None)         # absl prints the help while parsing the flags and exits
+  if early_checks is not None:
+    argv = _parse_flags(sys.argv)  # `run` parses them again, to the same values
+    if not is_distributed():       # several processes agree on these checks after they start (collectives)
+      try:
+        early_checks(argv)
+      except JaxgenError as e:
+        fail(str(e))
+
+
+def config_catalog(directory: str, width: int = 100) -> str:
+  """The config files in `directory` (their names without .py), wrapped into indented lines, for train.py's help."""
+  names = sorted(f[:-3] for f in os.listdir(directory) if f.endswith(".py") and not f.startswith("_"))
+  return textwrap.fill(" ".join(names), width=width, initial_indent="  ", subsequent_indent="  ")
+
+
+def describe_config(config, path: str) -> str:
+  """Every key of `config` with its value, one `KEY = value` line each (the KEY of `--config.KEY=VALUE`), under a
+  heading naming the file and where the family's keys are explained."""
+  family = config.get("family", "?")
+  lines = [f"{path}: family {family}; set any key with --config.KEY=VALUE; jaxgen/configs/{family}.py explains "
+           "each key (a config file sets only what differs from it)."]
+  width = max(len(k) for k in config_lib.flat_keys(config))
+  lines += [f"  {key:<{width}} = {value!r}" for key, value in config_lib.flat_keys(config).items()]
+  return "\n".join(lines)
+
+
+def check_training_workdir(config, workdir: str) -> None:
+  """train.py's checks that need only the config and the workdir's files, made before JAX loads: a usable
+  directory, a config the recorded run allows (workdir.check_config) and no live trainer holding its lock. The
+  training session makes them again; here they answer in a second instead of after the imports."""
+  workdir_lib.check_usable(workdir)
+  workdir_lib.check_config(config, workdir)
+  WorkdirLock(workdir).check_free()
+
+
+def recorded_family(workdir: str) -> str:
+  """config.family of the run in `workdir`, read from its config.json without JAX: sample.py's and evaluate's first
+  look at a run. JaxgenError when the workdir does not exist, is a file or has no config.json."""
+  p = workdir_lib.path(workdir)
+  if not p.exists():
+    raise JaxgenError(f"--workdir={workdir!r} does not exist; pass the directory a train.py run wrote.")
+  if not p.is_dir():
+    raise JaxgenError(f"--workdir={workdir!r} is a file, not a directory; pass the directory a train.py run wrote.")
+  return workdir_lib.read_config(workdir).get("family", "")
 
 
 def run(main) -> None:
@@ -183,16 +258,19 @@ def _lost_peer(message: str) -> None:
 
 def define_distributed_flags() -> None:
   """--jax_distributed, --coordinator_address, --num_processes, --process_id, --peer_timeout: the flags of
-  train.py, sample.py and `python -m jaxgen.evaluate` for running on every host of a multi-host job."""
+  train.py, sample.py and `python -m jaxgen.evaluate` for running on every host of a multi-host job, listed in
+  the tool's own --help."""
+  tool = {"module_name": sys.argv[0]}   # absl's --help lists the flags filed under sys.argv[0]
   flags.DEFINE_bool("jax_distributed", False, "Start a multi-process run with jax.distributed.initialize(); on "
-                    "Cloud TPU VMs and Slurm the coordinator, process count and id are detected.")
+                    "Cloud TPU VMs and Slurm the coordinator, process count and id are detected.", **tool)
   flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, the same on every process (default: "
-                      "$JAX_COORDINATOR_ADDRESS). Implies --jax_distributed.")
-  flags.DEFINE_integer("num_processes", None, "Number of processes (default: $JAX_NUM_PROCESSES).")
-  flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes) (default: $JAX_PROCESS_ID).")
+                      "$JAX_COORDINATOR_ADDRESS). Implies --jax_distributed.", **tool)
+  flags.DEFINE_integer("num_processes", None, "Number of processes (default: $JAX_NUM_PROCESSES).", **tool)
+  flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes) (default: $JAX_PROCESS_ID).",
+                       **tool)
   flags.DEFINE_float("peer_timeout", None, "Seconds without a sign of life from another process (or the "
                      "coordinator) after which every survivor stops with one error line, exit 1 (default: "
-                     f"$JAXGEN_PEER_TIMEOUT or {DEFAULT_PEER_TIMEOUT:g}).")
+                     f"$JAXGEN_PEER_TIMEOUT or {DEFAULT_PEER_TIMEOUT:g}).", **tool)
 
 
 def is_lead_process() -> bool:
@@ -213,15 +291,28 @@ def _env_int(name: str):
     fail(f"${name}={value!r} must be an integer.")
 
 
-def init_distributed() -> None:
-  """Calls jax.distributed.initialize when the flags (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES,
-  $JAX_PROCESS_ID) ask for a multi-process run; any failure is one `error:` line (exit 2) saying what to pass."""
+def _distributed_settings():
+  """(coordinator address, process count, process id) from the flags or the environment; each may be None."""
   f = flags.FLAGS
   address = f.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS") or None
   num = f.num_processes if f.num_processes is not None else _env_int("JAX_NUM_PROCESSES")
   pid = f.process_id if f.process_id is not None else _env_int("JAX_PROCESS_ID")
-  if not (f.jax_distributed or address or num is not None or pid is not None):
+  return address, num, pid
+
+
+def is_distributed() -> bool:
+  """Whether the flags or the environment ask for a multi-process run (`init_distributed` starts it). The checks
+  made before JAX loads run only in a one-process run: in a multi-process one, the processes agree on them."""
+  return flags.FLAGS.jax_distributed or any(v is not None for v in _distributed_settings())
+
+
+def init_distributed() -> None:
+  """Calls jax.distributed.initialize when the flags (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES,
+  $JAX_PROCESS_ID) ask for a multi-process run; any failure is one `error:` line (exit 2) saying what to pass."""
+  f = flags.FLAGS
+  if not is_distributed():
     return
+  address, num, pid = _distributed_settings()
   how = ("pass --coordinator_address=HOST:PORT (process 0's address, the same everywhere), --num_processes=N "
          "and --process_id=I (0..N-1) to every process, or set $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES and "
          "$JAX_PROCESS_ID; on Cloud TPU VMs and Slurm --jax_distributed alone detects them")

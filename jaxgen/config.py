@@ -124,7 +124,7 @@ def check_overrides(config: ml_collections.ConfigDict, overrides: dict) -> None:
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         hint = close[0] if close else None
       raise JaxgenError(f"unknown config key in --config.{key}={text}" + (f" (did you mean {hint!r}?)" if hint else "")
-                        + "; the config file lists the keys it defines.")
+                        + "; `python train.py --config=FILE --show_config` lists every key.")
     if keys[key] is None:
       continue
     try:

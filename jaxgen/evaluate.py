@@ -3,13 +3,19 @@
   python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
                             [--steps=K]   # sampler steps for EBM/diffusion runs
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
+                            [--overwrite]     # replace an existing result instead of writing a new file
 
 What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
 Fréchet distance / confidence / label entropy (/ label accuracy) / k-NN precision and recall beside their real
 floors ("*_real": as many real training images scored the same way), the VAE's importance-weighted likelihood
-bound, and Inception FID/KID where its weights are cached. The table is printed, each number with the samples it
-rests on, and the numbers are written as JSON (default <workdir>/evaluate.json; "measured_on" holds the same
-sample counts).
+bound, and Inception FID/KID where its weights are cached. The table gives each number with whether lower or
+higher is better and the samples it rests on, and says how the samples were drawn (for a GAN whose config.sample
+has dot_steps > 0: moved by discriminator optimal transport, DOT, after the generator).
+
+The numbers are written as JSON ("metrics", and per metric "measured_on" and "better"; "sampling"), never over an
+earlier result: by default to <workdir>/evaluate.json, or, when that exists, to the first free evaluate_2.json,
+evaluate_3.json, ...; an existing --json=FILE is refused. --overwrite replaces the file instead. The last line names
+the file written.
 
 Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the same command on every host with
 --jax_distributed or --coordinator_address/--num_processes/--process_id; every process computes the metrics,
@@ -22,14 +28,109 @@ import math
 import os
 import time
 
-import jax
-import numpy as np
 from absl import flags, logging
 
 from jaxgen import cli
+from jaxgen.configs import sample_options as options_lib
+from jaxgen.errors import JaxgenError
+
+
+def _define_flags():
+  if "iwae_k" in flags.FLAGS:  # defined already (by cli.start)
+    return
+  flags.DEFINE_string("workdir", None, "A work directory written by train.py.")
+  flags.DEFINE_integer("num", None, "Samples to score (default 2500 for toy2d, 1000 for images).")
+  flags.DEFINE_string("json", None, "Where to write the metrics (default <workdir>/evaluate.json, or the first free "
+                      "evaluate_N.json when it exists). An existing file is replaced only with --overwrite.")
+  flags.DEFINE_bool("overwrite", False, "Replace an existing --json file (or <workdir>/evaluate.json) instead of "
+                    "refusing it (or writing evaluate_N.json).")
+  flags.DEFINE_integer("seed", 0, "Sampling seed.")
+  flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
+  flags.DEFINE_integer("steps", None, "Sampler steps (EBM Langevin / diffusion), overriding config.sample.steps.")
+  flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
+                       "config.sample.dot_steps (0: score the generator's own samples).")
+  flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+  cli.define_distributed_flags()
+
+
+def _command_line_options() -> dict:
+  """The sample options set on the command line (--steps, --dot_steps)."""
+  f = flags.FLAGS
+  return {name: f[name].value for name in ("steps", "dot_steps") if f[name].value is not None}
+
+
+def _describe_result(path: str) -> str:
+  """'step 2000, dot_steps=0' for an earlier evaluate JSON: its step, command-line sample options and DOT."""
+  try:
+    with open(path) as f:
+      old = json.load(f)
+    options = "".join(f", {k}={v}" for k, v in sorted(old.get("sample_options", {}).items()))
+    dot = (old.get("sampling") or {}).get("dot")
+    return f"step {old['step']}{options}" + (f", moved by DOT ({dot['steps']} steps)" if dot else "")
+  except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    return "not a result jaxgen.evaluate can read"
+
+
+def output_path(json_flag: str | None, workdir: str, overwrite: bool) -> tuple[str, str]:
+  """(where the JSON goes, what that means for an earlier file: "" or a note for the last line). An earlier result
+  is never replaced without --overwrite: the default <workdir>/evaluate.json moves on to the first free
+  evaluate_N.json (N = 2, 3, ...), an existing --json=FILE is a JaxgenError."""
+  if json_flag:
+    if not os.path.exists(json_flag):
+      return json_flag, ""
+    if not overwrite:
+      raise JaxgenError(f"--json={json_flag!r} exists (an earlier result: {_describe_result(json_flag)}); pass "
+                        "--overwrite to replace it, or another --json.")
+    return json_flag, f"replaced the earlier result ({_describe_result(json_flag)}): --overwrite"
+  first = os.path.join(workdir, "evaluate.json")
+  if not os.path.exists(first):
+    return first, ""
+  if overwrite:
+    return first, f"replaced the earlier result ({_describe_result(first)}): --overwrite"
+  n = 2
+  while os.path.exists(os.path.join(workdir, f"evaluate_{n}.json")):
+    n += 1
+  return (os.path.join(workdir, f"evaluate_{n}.json"),
+          f"a new file: {first} ({_describe_result(first)}) is kept; --overwrite would replace it")
+
+
+def write_result(result: dict, path: str, overwrite: bool) -> None:
+  """Writes `result` as JSON to `path`; without `overwrite` only as a new file (a file that appeared since
+  `output_path` chose the name is an error, not replaced)."""
+  with open(path, "w" if overwrite else "x") as f:
+    json.dump(result, f, indent=2)
+
+
+def _check_flags(argv) -> None:
+  """JaxgenError for arguments that are not flags, a missing --workdir, --num < 2 or --iwae_k < 1."""
+  f = flags.FLAGS
+  if len(argv) > 1:
+    raise JaxgenError(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
+  if not f.workdir:
+    raise JaxgenError("--workdir is required: a directory written by train.py.")
+  if f.num is not None and f.num < 2:
+    raise JaxgenError(f"--num={f.num} must be an integer >= 2.")
+  if f.iwae_k < 1:
+    raise JaxgenError(f"--iwae_k={f.iwae_k} must be a positive integer.")
+
+
+def _early_checks(argv) -> None:
+  """What the flags, config.json and the files show, before JAX loads: a bad flag, a missing workdir, an option
+  the run's family does not take, an existing --json without --overwrite."""
+  f = flags.FLAGS
+  _check_flags(argv)
+  options_lib.check_sample(cli.recorded_family(f.workdir), _command_line_options())
+  output_path(f.json, f.workdir, f.overwrite)
+
+
+if __name__ == "__main__":  # --help and the early checks answer here, before the imports below load JAX
+  cli.start("python -m jaxgen.evaluate", _define_flags, _early_checks)
+
+import jax  # the imports that load JAX come after the early --help above, on purpose
+import numpy as np
+
 from jaxgen import data as jdata
 from jaxgen.data.pipeline import Pipeline
-from jaxgen.errors import JaxgenError
 from jaxgen.metrics import classifier as clf_lib
 from jaxgen.metrics.classifier import CLASSIFIER_DATASETS
 from jaxgen.metrics import frechet, inception, likelihood, toy2d
@@ -258,7 +359,8 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
   """All metrics that fit `run` (a `jaxgen.load` Run) as a JSON-ready dict.
 
   sample_options: passed to `run.sample` on top of config.sample (e.g. {"steps": 100} for EBM/diffusion).
-  "measured_on" maps every metric to the images it was computed from (`measured_on`).
+  "measured_on" maps every metric to the images it was computed from (`measured_on`), "better" to "lower",
+  "higher", "floor" or "" (`better`), and "sampling" says how the samples were drawn (`sampling`).
   """
   groups = plan(run.config)
   if not groups:
@@ -270,7 +372,7 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
   k_toy, k_clf, k_lik = jax.random.split(key, 3)
   result = {"workdir": os.path.abspath(run.workdir), "step": int(run.step), "family": run.config.family,
             "dataset": run.config.data.name, "seed": seed, "sample_options": dict(sample_options or {}),
-            "metrics": {}, "measured_on": {}}
+            "sampling": sampling(run.config, sample_options), "metrics": {}, "measured_on": {}}
 
   def add(group, metrics, info):
     result["metrics"].update(metrics)
@@ -293,6 +395,7 @@ def evaluate(run, num: int | None = None, seed: int = 0, iwae_k: int = 100, verb
     result["num"] = n
     add("inception", inception_metrics(run, jax.random.fold_in(key, 3), n, sample_options), {"num": n})
   result["metrics"] = {k: _json_number(v) for k, v in result["metrics"].items()}
+  result["better"] = {k: better(k) for k in result["metrics"]}
   return result
 
 
@@ -303,65 +406,109 @@ def _json_number(v):
   return v if math.isfinite(v) else None
 
 
+# Which way each metric is better (the rest are counts, references or times); iwae_k<K> is higher-is-better too.
+LOWER_IS_BETTER = ("fd", "reverse_kl", "energy_distance", "mmd_rbf", "nll_bound", "bits_per_dim", "inception_fid",
+                   "inception_kid")
+HIGHER_IS_BETTER = ("modes_covered", "high_quality_fraction", "confidence", "label_entropy", "label_accuracy",
+                    "precision", "recall", "elbo")
+# Unbiased estimates (U-statistics): 0 in expectation when the samples follow the data, so they can dip below 0.
+UNBIASED = ("energy_distance", "mmd_rbf", "inception_kid")
+UNBIASED_NOTE = ("* unbiased estimate: its expectation is 0 when the samples follow the data, so values near 0 "
+                 "can be negative (sampling noise, not an error)")
+FLOOR_NOTE = ("floor: the same metric of as many real training images, what a perfect sampler would score at "
+              "this number of samples")
+
+
+def better(metric: str) -> str:
+  """"lower" or "higher" (which value is better), "floor" for a *_real metric (real images scored the same way:
+  the value to approach), "" for counts, references and times."""
+  if metric.endswith("_real"):
+    return "floor"
+  if metric in LOWER_IS_BETTER:
+    return "lower"
+  if metric in HIGHER_IS_BETTER or metric.startswith("iwae_k"):
+    return "higher"
+  return ""
+
+
+def sampling(config, options: dict | None = None) -> dict:
+  """How the samples were drawn: {"settings": config.sample with `options` on top, "from_flags": the option
+  names the caller set, "dot": {"steps", "step_size", "k"} when a GAN's samples were moved by discriminator
+  optimal transport after the generator, else None}."""
+  settings = {**config.sample.to_dict(), **(options or {})}
+  dot = None
+  if config.family == "gan" and int(settings.get("dot_steps") or 0) > 0:
+    dot = {"steps": int(settings["dot_steps"]), "step_size": float(settings["dot_step_size"]),
+           "k": float(settings["dot_k"])}
+  return {"settings": settings, "from_flags": sorted(options or {}), "dot": dot}
+
+
+def sampling_lines(result: dict) -> list[str]:
+  """The lines of the table's heading that say how the samples were drawn (result["sampling"])."""
+  info = result.get("sampling")
+  if not info:
+    return []
+  given = ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())) or "the family's defaults"
+  source = (f"--{', --'.join(info['from_flags'])} from the command line, the rest from config.sample"
+            if info["from_flags"] else "config.sample")
+  lines = [f"sampled with {given} ({source})"]
+  dot = info["dot"]
+  if dot:
+    lines.append(f"the samples were moved by DOT (discriminator optimal transport): {dot['steps']} gradient steps "
+                 f"of size {dot['step_size']:g} up the critic after the generator (K={dot['k']:g}), so these "
+                 "numbers score generator and critic together; --dot_steps=0 scores the generator alone")
+  elif result.get("family") == "gan":
+    lines.append("the generator's own samples (no DOT: dot_steps=0)")
+  return lines
+
+
 def format_table(result: dict) -> str:
-  """A text table: metric, value and what it was measured on (result["measured_on"]), under a heading with the
-  run and, for the classifier metrics, a line with the classifier and its sample counts."""
+  """A text table: metric, value, which way is better (`better`) and what it was measured on
+  (result["measured_on"]), under a heading with the run, how its samples were drawn and, for the classifier
+  metrics, the classifier and its sample counts; notes on floors and unbiased estimates below it."""
   notes = result.get("measured_on", {})
-  rows = [("metric", "value", "measured on")]
-  for k, v in result["metrics"].items():
-    rows.append((k, "n/a" if v is None else (str(v) if isinstance(v, int) else f"{v:.5g}"), notes.get(k, "")))
+  metrics = result["metrics"]
+  rows = [("metric", "value", "better", "measured on")]
+  for k, v in metrics.items():
+    rows.append((k, "n/a" if v is None else (str(v) if isinstance(v, int) else f"{v:.5g}"),
+                 better(k) + ("*" if k in UNBIASED else ""), notes.get(k, "")))
   if "classifier" in result:
-    rows.append(("classifier_test_accuracy", f"{result['classifier']['test_accuracy']:.4f}",
+    rows.append(("classifier_test_accuracy", f"{result['classifier']['test_accuracy']:.4f}", "",
                  _count(result["classifier"]["num_test"], "test images")))
-  w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+  widths = [max(len(r[i]) for r in rows) for i in range(3)]
   head = (f"{result['family']} on {result['dataset']}, step {result['step']}"
           + (f", {result['num']:,} samples" if "num" in result else ""))
-  lines = [head]
+  lines = [head] + sampling_lines(result)
   if "classifier" in result:
     lines.append("classifier " + classifier_summary(result["classifier"]))
-  lines += [f"  {a:<{w0}}  {b:<{w1}}  {c}".rstrip() for a, b, c in rows]
-  lines.insert(len(lines) - len(rows) + 1, "  " + "-" * (w0 + w1 + 4 + max(len(r[2]) for r in rows)))
-  return "\n".join(lines)
+  table = [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in rows]
+  table.insert(1, "  " + "-" * (sum(widths) + 6 + max(len(r[3]) for r in rows)))
+  footer = [FLOOR_NOTE] if any(better(k) == "floor" for k in metrics) else []
+  footer += [UNBIASED_NOTE] if any(k in UNBIASED for k in metrics) else []
+  return "\n".join(lines + table + footer)
 
 
 def main(argv):
   logging.set_verbosity(logging.ERROR)     # keep orbax's restore chatter out of the table
   FLAGS = flags.FLAGS
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments {argv[1:]!r}; use --flag=value (see --help).")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required: a directory written by train.py.")
-  if FLAGS.num is not None and FLAGS.num < 2:
-    cli.fail(f"--num={FLAGS.num} must be an integer >= 2.")
-  if FLAGS.iwae_k < 1:
-    cli.fail(f"--iwae_k={FLAGS.iwae_k} must be a positive integer.")
-  path = FLAGS.json or os.path.join(FLAGS.workdir, "evaluate.json")
+  _check_flags(argv)
+  options = _command_line_options()
   cli.init_distributed()
   lead = jax.process_index() == 0
   run = load(FLAGS.workdir, step=FLAGS.step)
-  collectives.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
-                                             "<workdir>/evaluate.json)") if lead else None, "write the JSON")
-  options = {name: FLAGS[name].value for name in ("steps", "dot_steps") if FLAGS[name].value is not None}
+
+  def choose_output():
+    path, note = output_path(FLAGS.json, FLAGS.workdir, FLAGS.overwrite)
+    cli.check_writable(path, "--json" if FLAGS.json else "--json (default <workdir>/evaluate.json)")
+    return path, note
+
+  path, note = collectives.agree(lambda: choose_output() if lead else (None, ""), "write the JSON")
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=lead, sample_options=options)
   if not lead:
     return
   print(format_table(result))
-  with open(path, "w") as f:
-    json.dump(result, f, indent=2)
-  print(f"wrote {path}")
-
-
-def _define_flags():
-  flags.DEFINE_string("workdir", None, "A work directory written by train.py.")
-  flags.DEFINE_integer("num", None, "Samples to score (default 2500 for toy2d, 1000 for images).")
-  flags.DEFINE_string("json", None, "Where to write the metrics (default <workdir>/evaluate.json).")
-  flags.DEFINE_integer("seed", 0, "Sampling seed.")
-  flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest).")
-  flags.DEFINE_integer("steps", None, "Sampler steps (EBM Langevin / diffusion), overriding config.sample.steps.")
-  flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
-                       "config.sample.dot_steps (0: score the generator's own samples).")
-  flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
-  cli.define_distributed_flags()
+  write_result(result, path, FLAGS.overwrite)
+  print(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
 if __name__ == "__main__":

@@ -51,10 +51,27 @@ import tempfile
 import time
 from typing import NamedTuple
 
-import numpy as np
 from absl import flags
 
 from jaxgen import cli
+
+
+def define_flags() -> None:
+  """The flags of `python -m jaxgen.prepare` (once per process)."""
+  if "skip_checksums" in flags.FLAGS:
+    return
+  flags.DEFINE_string("data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
+  flags.DEFINE_string("from", None, "Prepare from the official files in this directory instead of downloading "
+                      "(no TensorFlow or network needed); the files of each set are listed above.")
+  flags.DEFINE_bool("skip_checksums", False, "With --from: prepare files that match no known release (recorded "
+                    "as 'unverified' in the data set's description).")
+
+
+if __name__ == "__main__":  # --help answers here, before the imports below load JAX and TFDS (<= 2 s)
+  cli.start("python -m jaxgen.prepare", define_flags)
+
+import numpy as np  # the imports that load JAX and TFDS come after the early --help above, on purpose
+
 from jaxgen.data import idx
 from jaxgen.data import local_files
 from jaxgen.data import tfds_source
@@ -453,18 +470,6 @@ def command(names: list[str], data_dir: str | None = None, source_dir: str | Non
     raise JaxgenError(f"--from={source_dir} prepares one data set from its files; name one, not "
                       f"{' '.join(names)}.")
   prepare_from_files(names[0], source_dir, data_dir, skip_checksums, log=log)
-
-
-def define_flags() -> None:
-  """The flags of `python -m jaxgen.prepare` (once per process)."""
-  if "skip_checksums" in flags.FLAGS:
-    return
-  flags.DEFINE_string("data_dir", None, "TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
-  flags.DEFINE_string("from", None, "Prepare from the official files in this directory instead of downloading "
-                      "(no TensorFlow or network needed): " + "; ".join(
-                          f"{name}: {what}" for name, what in tfds_source.FROM_FILES.items()) + ".")
-  flags.DEFINE_bool("skip_checksums", False, "With --from: prepare files that match no known release (recorded "
-                    "as 'unverified' in the data set's description).")
 
 
 def main(argv):

@@ -133,7 +133,7 @@ def test_few_function_local_imports_each_with_its_reason():
 def test_the_checks_see_what_they_check():
   """The parser finds the imports it judges: a known top-level and a known function-local one."""
   edges = {(a, b): is_local for a, b, _, is_local, _ in _imports()}
-  assert edges[("jaxgen.runtime", "jaxgen.train.loop")] is False
+  assert edges[("jaxgen.runtime.session", "jaxgen.train.loop")] is False
   assert edges[("jaxgen", "jaxgen.run")] is True
   assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
   assert _layer("jaxgen.families.gan") > _layer("jaxgen.train.loop") > _layer("jaxgen.cli")

@@ -56,13 +56,23 @@ def test_evaluate_toy2d_run(tmp_path):
   assert {"modes_covered", "high_quality_fraction", "reverse_kl", "energy_distance", "mmd_rbf"} <= set(m)
   assert 0 <= m["modes_covered"] <= 8 and m["energy_distance"] > 0
   assert "modes_covered" in proc.stdout and "energy_distance" in proc.stdout
+  rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith("  ")}
+  assert rows["energy_distance"][2] == rows["mmd_rbf"][2] == "lower*" and rows["modes_covered"][2] == "higher"
+  assert "values near 0 can be negative" in proc.stdout
+  assert proc.stdout.strip().splitlines()[-1] == f"wrote {out}"
 
 
 def test_evaluate_vae_digits_run(tmp_path):
   _train("vae_digits", tmp_path / "run", **{"train.num_steps": 3})
+  earlier = tmp_path / "run" / "evaluate.json"
+  earlier.write_text('{"step": 1, "sample_options": {}}')      # an earlier result: kept, never replaced silently
   proc = _evaluate(f"--workdir={tmp_path / 'run'}", "--num=200", "--iwae_k=8")
   assert proc.returncode == 0, proc.stderr[-2000:]
-  result = json.loads((tmp_path / "run" / "evaluate.json").read_text())
+  assert earlier.read_text() == '{"step": 1, "sample_options": {}}'
+  new = tmp_path / "run" / "evaluate_2.json"
+  assert proc.stdout.strip().splitlines()[-1] == (f"wrote {new} (a new file: {earlier} (step 1) is kept; "
+                                                  "--overwrite would replace it)")
+  result = json.loads(new.read_text())
   m = result["metrics"]
   for k in ("fd", "fd_real", "confidence", "label_entropy", "elbo", "iwae_k8", "nll_bound", "precision",
             "recall", "precision_real", "recall_real"):
@@ -79,6 +89,10 @@ def test_evaluate_vae_digits_run(tmp_path):
   for k in set(m) - {"num_test_images"}:                  # a count says it itself
     line = next(line for line in proc.stdout.splitlines() if line.split()[:1] == [k])
     assert on[k] and on[k] in line, (k, line)
+    assert not result["better"][k] or line.split()[2] == result["better"][k], (k, line)
+  assert result["better"]["fd"] == "lower" and result["better"]["elbo"] == result["better"]["iwae_k8"] == "higher"
+  assert result["better"]["fd_real"] == "floor" and "floor: the same metric of as many real" in proc.stdout
+  assert result["sampling"] == {"settings": {}, "from_flags": [], "dot": None}
 
 
 def test_evaluate_conditional_gan_digits_in_process(tmp_path, monkeypatch):
@@ -162,3 +176,58 @@ def test_evaluate_wgan_gp_toy2d_applies_the_configs_dot_and_dot_steps_0_turns_it
   explicit = evaluate.evaluate(run, num=200, sample_options=config.sample.to_dict())["metrics"]
   np.testing.assert_allclose(explicit["energy_distance"], with_dot["energy_distance"], rtol=1e-6)
   assert abs(off["metrics"]["energy_distance"] - with_dot["energy_distance"]) > 1e-6
+  # ... and the output says which: moved by DOT (with its steps) or the generator alone.
+  assert off["sampling"]["dot"] is None and off["sampling"]["from_flags"] == ["dot_steps"]
+  assert "the generator's own samples (no DOT" in evaluate.format_table(off)
+  dot = evaluate.sampling(config)
+  assert dot["dot"] == {"steps": config.sample.dot_steps, "step_size": config.sample.dot_step_size,
+                        "k": config.sample.dot_k}
+  table = evaluate.format_table({**off, "sampling": dot})
+  assert (f"the samples were moved by DOT (discriminator optimal transport): {config.sample.dot_steps} gradient "
+          "steps") in table and "--dot_steps=0 scores the generator alone" in table
+
+
+def test_every_metric_says_which_way_is_better():
+  from jaxgen import evaluate
+  assert [evaluate.better(k) for k in ("fd", "reverse_kl", "mmd_rbf", "nll_bound", "bits_per_dim", "inception_fid")] \
+      == ["lower"] * 6
+  assert [evaluate.better(k) for k in ("modes_covered", "precision", "recall", "label_accuracy", "elbo", "iwae_k100")] \
+      == ["higher"] * 6
+  assert evaluate.better("recall_real") == "floor" and evaluate.better("num_modes") == ""
+  assert evaluate.better("sample_seconds") == evaluate.better("max_label_entropy") == ""
+  metrics = {"modes_covered": 25, "num_modes": 25, "high_quality_fraction": 0.99, "reverse_kl": 0.01,
+             "energy_distance": -0.0002, "mmd_rbf": 0.0001}
+  result = {"family": "ebm", "dataset": "toy2d/25gaussians", "step": 3, "num": 2500, "metrics": metrics,
+            "measured_on": evaluate.measured_on("toy2d", metrics, {"num": 2500}),
+            "sampling": {"settings": {"steps": 100}, "from_flags": ["steps"], "dot": None}}
+  lines = evaluate.format_table(result).splitlines()
+  assert lines[:2] == ["ebm on toy2d/25gaussians, step 3, 2,500 samples",
+                       "sampled with steps=100 (--steps from the command line, the rest from config.sample)"]
+  rows = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}
+  assert rows["metric"][:4] == ["metric", "value", "better", "measured"]
+  assert rows["energy_distance"][1:4] == ["-0.0002", "lower*", "2,500"] and rows["reverse_kl"][2] == "lower"
+  assert rows["num_modes"][2] == "2,500"                  # a count: no direction
+  assert lines[-1].startswith("* unbiased estimate") and "can be negative" in lines[-1]
+  assert not any(line.startswith("floor:") for line in lines)   # no *_real metric, no floor note
+
+
+def test_an_earlier_result_is_never_replaced_without_overwrite(tmp_path):
+  import pytest
+  from jaxgen import evaluate
+  from jaxgen.errors import JaxgenError
+  first = str(tmp_path / "evaluate.json")
+  assert evaluate.output_path(None, str(tmp_path), False) == (first, "")
+  evaluate.write_result({"step": 5, "sample_options": {"dot_steps": 0}}, first, overwrite=False)
+  path, note = evaluate.output_path(None, str(tmp_path), False)
+  assert path == str(tmp_path / "evaluate_2.json") and f"{first} (step 5, dot_steps=0) is kept" in note
+  evaluate.write_result({"step": 6, "sampling": {"dot": {"steps": 100}}}, path, overwrite=False)
+  assert evaluate.output_path(None, str(tmp_path), False)[0] == str(tmp_path / "evaluate_3.json")
+  assert evaluate.output_path(None, str(tmp_path), True) == (first, "replaced the earlier result (step 5, "
+                                                                    "dot_steps=0): --overwrite")
+  with pytest.raises(JaxgenError, match=r"--json='.*evaluate_2.json' exists \(an earlier result: step 6, moved by "
+                                        r"DOT \(100 steps\)\); pass --overwrite"):
+    evaluate.output_path(path, str(tmp_path), False)
+  with pytest.raises(FileExistsError):                  # a file that appeared meanwhile is not replaced either
+    evaluate.write_result({"step": 7}, path, overwrite=False)
+  evaluate.write_result({"step": 7}, path, overwrite=True)
+  assert json.loads(open(path).read()) == {"step": 7} and json.loads(open(first).read())["step"] == 5

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxgen.configs import sample_options
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.latent import interpolate as interp
 from jaxgen.latent.grid import latent_grid
@@ -34,8 +35,8 @@ from jaxgen.nn import layers, policy
 from jaxgen.nn import updates
 
 LOSS_KEYS = ("loss",)
-SAMPLE_OPTIONS = ("latent_grid",)
-RENAMED_OPTIONS = {"interpolate": "latent_grid"}
+SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["autoencoder"]
+RENAMED_OPTIONS = sample_options.RENAMED_OPTIONS["autoencoder"]
 
 
 # ----------------------------------------------------------------------------------------------------------

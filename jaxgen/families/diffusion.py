@@ -36,6 +36,7 @@ import optax
 from flax import struct
 
 from jaxgen import data as data_lib
+from jaxgen.configs import sample_options
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.latent.interpolate import sincos_interpolation
@@ -49,8 +50,8 @@ LOSS_KEYS = ("n_loss",)
 NETWORKS = ("unet", "mlp")
 LOSSES = ("mae", "mse")
 SAMPLERS = ("ddim", "ddpm")
-SAMPLE_OPTIONS = ("steps", "sampler", "initial_noise")
-OUTPUT_OPTIONS = ("steps", "sampler", "steps_sweep", "interpolate")
+SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["diffusion"]
+OUTPUT_OPTIONS = sample_options.OUTPUT_OPTIONS["diffusion"]
 
 
 @dataclasses.dataclass(frozen=True)

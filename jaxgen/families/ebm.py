@@ -65,6 +65,7 @@ from flax import struct
 
 from jaxgen import data as data_lib
 from jaxgen import viz
+from jaxgen.configs import sample_options
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.metrics import classifier as clf_lib
 from jaxgen.metrics import density
@@ -73,7 +74,7 @@ from jaxgen.nn.updates import DECAYS, apply_gradients, learning_rate
 from jaxgen.samplers.langevin import REFERENCE_CHAIN_STEPS, geometric_schedule, langevin, ula_noise
 
 LOSS_KEYS = ("loss", "cdiv", "reg", "real", "fake")
-SAMPLE_OPTIONS = ("steps", "chain", "step_size_start", "temperature")
+SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["ebm"]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -38,15 +38,15 @@ import optax
 from flax import struct
 
 from jaxgen import data as data_lib
+from jaxgen.configs import sample_options
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.nn import gan_nets, policy
 from jaxgen.nn import updates
 
 OBJECTIVES = ("bce", "wgan", "wgan_gp")
-SAMPLE_OPTIONS = ("label", "class_grid", "truncated_z", "dot_steps", "dot_step_size", "dot_k")
-# `truncation` is ψ in W for the style-based generator; for these GANs the truncation trick is `truncated_z`.
-RENAMED_OPTIONS = {"truncation": "truncated_z"}
+SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["gan"]
+RENAMED_OPTIONS = sample_options.RENAMED_OPTIONS["gan"]
 # Main metrics for the progress bar, in order of preference (the reference's names).
 LOSS_KEYS = ("d_loss", "c_loss", "g_loss")
 

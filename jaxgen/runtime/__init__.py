@@ -1,17 +1,11 @@
 """Operations around training, wired into the loop's Hooks (docs/design.md §6): the checks made before anything is
 written, the workdir lock (lock.py), SIGTERM/SIGINT (signals.py), peer liveness (peers.py), log files that survive
-a full disk and the terminal (writers.py). Failures are exceptions (JaxgenError: a user mistake; RunFailure: the
-run cannot go on); the command-line tools turn them into one `error:` line and an exit status (jaxgen.cli).
-"""
-import jax
+a full disk and the terminal (writers.py); session.py runs one training with them. Failures are exceptions
+(JaxgenError: a user mistake; RunFailure: the run cannot go on); the command-line tools turn them into one `error:`
+line and an exit status (jaxgen.cli).
 
-from jaxgen import families
-from jaxgen.errors import JaxgenError
-from jaxgen.runtime import peers, writers
-from jaxgen.runtime.lock import WorkdirLock
-from jaxgen.runtime.signals import Preemption
-from jaxgen.train import collectives, loop, setup, sharding
-from jaxgen.train import workdir as workdir_lib
+Importing this package loads no JAX: train.py checks the workdir's lock (lock.py) before JAX loads.
+"""
 
 
 def train(config, workdir, *, progress: bool = True, on_failure=None):
@@ -20,48 +14,5 @@ def train(config, workdir, *, progress: bool = True, on_failure=None):
   progress: print progress lines (a bar on a terminal) on process 0. on_failure(): called when training fails,
   before its cleanup (the command-line tools silence library threads there).
   """
-  family = families.check_config(config)
-  lead = jax.process_index() == 0
-  bar = writers.Progress(0, config.train.num_steps, enabled=progress and lead)
-  bar.message(f"training {config.family} on {config.data.name} to step {config.train.num_steps} in {workdir} "
-              "(loading data, building the model) ...")
-  mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.train.batch_size, mesh)
-  changes = collectives.agree(lambda: _check_before_writing(config, family, mesh, workdir), "use the workdir")
-  lock = WorkdirLock(workdir)
-  collectives.agree(lambda: _acquire(lock, workdir) if lead else None, "lock the workdir")
-  peers.on_lost(lock.release)  # a process that is gone ends this one at once: free the workdir first
-  writer = writers.MetricsWriter(workdir) if lead else loop.Quiet()
-
-  def failed(error):
-    peers.exit_if_peer_failure(error)  # another process is gone: one line now, before the cleanup waits for it
-    if on_failure is not None:
-      on_failure()
-
-  try:
-    peers.check_shared_workdir(workdir_lib.path(workdir))
-    with Preemption() as preemption:
-      hooks = loop.Hooks(writer=writer, progress=bar, stop_requested=lambda: preemption.requested,
-                         on_checkpoint=lambda step, complete: peers.note_checkpoint(step, workdir, complete),
-                         on_failure=failed)
-      return loop.train(config, workdir, family, hooks, changes)
-  finally:
-    writer.close()
-    bar.close()
-    peers.forget_lost(lock.release)  # a later lost_peer must not release a lock this run no longer holds
-    lock.release()
-
-
-def _check_before_writing(config, family, mesh, workdir) -> dict:
-  """The checks that read the workdir but write nothing; returns the allowed config changes."""
-  workdir_lib.check_usable(workdir)
-  changes = workdir_lib.check_config(config, workdir)
-  setup.check_memory(config, family, mesh)
-  return changes
-
-
-def _acquire(lock, workdir) -> None:
-  try:
-    lock.acquire()
-  except OSError as e:
-    raise JaxgenError(f"cannot write to --workdir={str(workdir)!r}: {e.strerror or e}.") from None
+  from jaxgen.runtime import session  # local import: a busy workdir is refused before JAX loads (package docstring)
+  return session.train(config, workdir, progress=progress, on_failure=on_failure)

@@ -74,22 +74,48 @@ class WorkdirLock:
       os.close(fd)
     return True
 
+  def _holder(self) -> dict | None:
+    """The lock's record ({} when it cannot be read), or None when there is no lock."""
+    try:
+      holder = json.loads(self.file.read_text())
+    except FileNotFoundError:
+      return None
+    except (OSError, ValueError):
+      return {}
+    return holder if isinstance(holder, dict) else {}
+
+  def _is_stale(self, holder: dict) -> bool:
+    """A lock whose holder died on this host (pid gone or reused)."""
+    pid = holder.get("pid")
+    return (holder.get("host") == socket.gethostname() and isinstance(pid, int)
+            and not _alive(pid, holder.get("proc_start")))
+
+  def _busy(self, holder: dict) -> JaxgenError:
+    host, pid = holder.get("host", "?"), holder.get("pid")
+    how = ("stop it first, or use another --workdir" if host == socket.gethostname() else
+           f"if that trainer is gone, delete {self.file}")
+    return JaxgenError(f"--workdir={str(self.file.parent)!r} is in use by another trainer: pid {pid} on host "
+                       f"{host}, started {holder.get('started', '?')}; {how}.")
+
+  def check_free(self) -> None:
+    """Raises the JaxgenError `acquire` would for a live holder, writing nothing: train.py calls it before JAX
+    loads, so a busy workdir is refused in about a second. No lock, a stale one (taken over by `acquire`) or one
+    being written (`acquire` waits for it) passes."""
+    holder = self._holder()
+    if holder and not self._is_stale(holder):
+      raise self._busy(holder)
+
   def acquire(self) -> None:
     self.file.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
       if self._create():
         self.held = True
         return
-      try:
-        holder = json.loads(self.file.read_text())
-      except FileNotFoundError:
+      holder = self._holder()
+      if holder is None:
         continue  # released meanwhile
-      except (OSError, ValueError):
-        holder = {}
-      host, pid = holder.get("host", "?"), holder.get("pid")
-      same_host = host == socket.gethostname()
-      if same_host and isinstance(pid, int) and not _alive(pid, holder.get("proc_start")):
-        warn(f"removing the stale lock {self.file} of pid {pid} (started {holder.get('started', '?')}), "
+      if self._is_stale(holder):
+        warn(f"removing the stale lock {self.file} of pid {holder['pid']} (started {holder.get('started', '?')}), "
              "which is no longer running.")
         self.file.unlink(missing_ok=True)
         continue
@@ -97,10 +123,7 @@ class WorkdirLock:
         warn(f"removing the unreadable lock {self.file}.")
         self.file.unlink(missing_ok=True)
         continue
-      how = ("stop it first, or use another --workdir" if same_host else
-             f"if that trainer is gone, delete {self.file}")
-      raise JaxgenError(f"--workdir={str(self.file.parent)!r} is in use by another trainer: pid {pid} on host "
-                        f"{host}, started {holder.get('started', '?')}; {how}.")
+      raise self._busy(holder)
     raise JaxgenError(f"cannot take the lock {self.file}; another trainer keeps taking it.")
 
   def release(self) -> None:

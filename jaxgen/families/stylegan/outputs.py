@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgen.configs import sample_options
 from jaxgen.data.preprocess import symmetric_to_unit
 from jaxgen.errors import JaxgenError, check, supported_options
 from jaxgen.families.stylegan.model import State, check_sample_settings
@@ -21,10 +22,9 @@ from jaxgen.latent.truncation import truncate
 from jaxgen.metrics.classifier import get_classifier
 
 # Settings read from config.sample (the loop passes config.sample to `sample`; sample_outputs reads them too).
-SAMPLE_OPTIONS = ("truncation", "noise_mode", "pca_samples", "boundary_samples", "layer_weights", "alpha_units",
-                   "interp_space")
+SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["stylegan"]
 # Options sample.py may pass that this family implements in `sample_outputs`.
-OUTPUT_OPTIONS = ("truncation", "interpolate", "direction", "alphas", "mix_crossover")
+OUTPUT_OPTIONS = sample_options.OUTPUT_OPTIONS["stylegan"]
 # Data sets whose classes jaxgen's classifier (jaxgen.metrics.classifier) can label: boundary:LABEL directions.
 CLASSIFIED_DATA = ("digits", "tfds/mnist", "tfds/fashion_mnist", "tfds/cifar10")
 
