@@ -132,6 +132,7 @@ def _steps(config, workdir, family, state, start, mesh, pipeline, ckpts, hooks, 
       save(done, block=stop)
     if actions.due(done, t.sample_every, total):
       samples.append(actions.write_samples(family, config, state, sample_key, workdir_lib.path(workdir), done))
+      actions.write_loss_curve(workdir_lib.path(workdir))
     clock.pause(time.time() - t_io)  # checkpoint and sample time is not training time
     if stop:
       hooks.progress.message(f"{hooks.stop_requested() or 'a signal to another process'}: saved checkpoint step "
