@@ -372,17 +372,31 @@ def save_loss_curve(records, path: str, title: str | None = None) -> None:
 
 # --- what sample.py and the training loop write -----------------------------------------------------------
 
-def save_sample_outputs(out: dict, path: str, data_name: str | None = None, title: str | None = None) -> None:
-  """Writes a family's `sample_outputs` dict as a PNG: 2-D points as a scatter (over the true modes of a toy2d
-  `data_name`; coloured by out["labels"] when present, with out["axis_labels"]), images as a grid with the
-  dict's "ncols", "row_labels", "col_labels", "row_title", "col_title". `title` (default out["title"]) names
-  what made the samples."""
+GRID_TEXTS = ("row_labels", "col_labels", "row_title", "col_title")  # the texts of a sample_outputs image grid
+
+
+def outputs_figure(out: dict, data_name: str | None = None, title: str | None = None):
+  """The Figure of a family's `sample_outputs` dict, or None for an image grid with no text to draw (written
+  pixel for pixel instead): 2-D points as a scatter (over the true modes of a toy2d `data_name`; coloured by
+  out["labels"] when present, axes named by out["axis_labels"]), images as a grid with the dict's "ncols",
+  "row_labels", "col_labels", "row_title", "col_title". `title` (default out["title"]) names what made the
+  samples."""
   samples = np.asarray(out["samples"], np.float32)
   title = out.get("title") if title is None else title
   if samples.ndim == 2:
-    save_points(samples, path, data_name=data_name, title=title, labels=out.get("labels"),
-                axis_labels=out.get("axis_labels") or ("$x_1$", "$x_2$"))
-    return
-  save_image_grid(samples, path, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
-                  col_labels=out.get("col_labels"), title=title, row_title=out.get("row_title"),
-                  col_title=out.get("col_title"))
+    true_points, modes = toy_reference(data_name)
+    return points_figure(samples, None, true_points, modes, title, out.get("labels"),
+                         out.get("axis_labels") or ("$x_1$", "$x_2$"))
+  if title is None and all(out.get(k) is None for k in GRID_TEXTS):
+    return None
+  return labelled_grid_figure(samples, out.get("ncols"), None, *(out.get(k) for k in GRID_TEXTS[:2]), title,
+                              *(out.get(k) for k in GRID_TEXTS[2:]))
+
+
+def save_sample_outputs(out: dict, path: str, data_name: str | None = None, title: str | None = None) -> None:
+  """Writes `outputs_figure(out, data_name, title)` as a PNG (a plain grid where there is no text to draw)."""
+  fig = outputs_figure(out, data_name, title)
+  if fig is None:
+    save_image_grid(out["samples"], path, ncols=out.get("ncols"))
+  else:
+    _savefig(fig, path)

@@ -498,7 +498,7 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
   }
 
 
-ENERGY_MAP_NATS = 10.0  # the energy map's colour scale: the top 10 nats of log p (e^-10 of the peak and below: one colour)
+ENERGY_MAP_NATS = 10.0  # colour scale of the energy map: the top 10 nats of log p (the rest: one colour)
 
 
 def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.ndarray:

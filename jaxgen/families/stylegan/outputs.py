@@ -198,6 +198,17 @@ def mixing_texts(n: int, crossover: int, num_layers: int) -> dict:
                    f"{layer_span(crossover, num_layers)} from B (columns)"}
 
 
+def edit_texts(specs, alphas, units: str) -> dict:
+  """The labels of an edit grid: one direction SPEC gives a row per sample with α under each column; two give
+  one sample's grid with rows along specs[0] and columns along specs[1]; the title names the edit and α's unit."""
+  unit = "std of w along d" if units == "std" else "raw units"
+  if len(specs) == 1:
+    return {"col_labels": value_labels(alphas, "α=", 2), "title": f"w + α·d, d = {specs[0]} (α in {unit})"}
+  return {"col_labels": value_labels(alphas, digits=2), "row_labels": value_labels(alphas, digits=2),
+          "col_title": f"α along {specs[1]}", "row_title": f"α along {specs[0]}",
+          "title": f"w + α₁·d₁ + α₂·d₂ on one sample (α in {unit})"}
+
+
 def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   """What sample.py writes for the user's options (see OUTPUT_OPTIONS):
 
@@ -277,12 +288,4 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   else:
     edited = edits_lib.grid(w[0], dirs[0], dirs[1], alphas, alphas, weights)          # (A, A, L, D)
   images = render(state, edited.reshape(-1, num_layers, gen.w_dim), k_noise, frames_mode)
-  unit = "std of w along d" if units == "std" else "raw units"
-  if len(dirs) == 1:
-    texts = {"col_labels": value_labels(alphas, "α=", 2),
-             "title": f"w + α·d, d = {specs[0].strip()} (α in {unit})"}
-  else:
-    texts = {"col_labels": value_labels(alphas, digits=2), "row_labels": value_labels(alphas, digits=2),
-             "col_title": f"α along {specs[1].strip()}", "row_title": f"α along {specs[0].strip()}",
-             "title": f"w + α₁·d₁ + α₂·d₂ on one sample (α in {unit})"}
-  return {"samples": images, "ncols": len(alphas), **texts}
+  return {"samples": images, "ncols": len(alphas), **edit_texts([s.strip() for s in specs], alphas, units)}
