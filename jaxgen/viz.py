@@ -24,7 +24,6 @@ FIGURE_INCHES = 5.0      # side of the square 2-D plots
 FIGURE_DPI = 100         # -> 500 x 500 pixel plots
 LABEL_FONT_SIZE = 10     # points; row and column labels of image grids
 TITLE_FONT_SIZE = 11     # points; the title line of a labelled grid
-CHAR_WIDTH = 0.62        # DejaVu Sans: mean character width / font size, to size the margins of labelled grids
 MAX_LEGEND_CLASSES = 20  # a labelled scatter with more classes gets a colour bar instead of a legend
 
 
@@ -103,9 +102,15 @@ def _checked_labels(labels, count: int, what: str) -> list[str]:
   return labels
 
 
-def _text_px(text: str, size: float) -> float:
-  """Approximate width in pixels of one line of `text` at font `size` points (to size margins before drawing)."""
-  return CHAR_WIDTH * size * FIGURE_DPI / 72.0 * len(text)
+def _text_px(text: str, size: float, weight: str = "normal") -> float:
+  """Width in pixels of one line of `text` at font `size` points in matplotlib's default font (to size the
+  margins of a labelled grid before drawing it)."""
+  from matplotlib.backends.backend_agg import RendererAgg
+  from matplotlib.font_manager import FontProperties
+  if not text:
+    return 0.0
+  renderer = RendererAgg(1, 1, FIGURE_DPI)                      # measures as the PNG writer draws
+  return renderer.get_text_width_height_descent(text, FontProperties(size=size, weight=weight), ismath=False)[0]
 
 
 def labelled_grid_figure(images, ncols: int | None = None, scale: int | None = None, row_labels=None,
@@ -138,7 +143,7 @@ def labelled_grid_figure(images, ncols: int | None = None, scale: int | None = N
   if row_title and not rows:
     left += 4
   top = int(math.ceil((line if cols else 0) + (line if col_title else 0) + (title_line if title else 0)))
-  fig_w = max(left + width, int(math.ceil(1.15 * _text_px(title or "", TITLE_FONT_SIZE) + 8)),  # bold: wider
+  fig_w = max(left + width, int(math.ceil(_text_px(title or "", TITLE_FONT_SIZE, "bold") + 8)),
               int(math.ceil(left + _text_px(col_title or "", LABEL_FONT_SIZE) + 8)))
   fig_h = max(top + height, int(math.ceil(_text_px(row_title or "", LABEL_FONT_SIZE) + 8)))
   fig = Figure(figsize=(fig_w / FIGURE_DPI, fig_h / FIGURE_DPI), dpi=FIGURE_DPI, facecolor="white")

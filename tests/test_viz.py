@@ -93,9 +93,16 @@ def test_a_labelled_grid_names_its_rows_columns_and_what_made_it():
   xs = [by_text[k].get_position()[0] for k in ("-1", "0")]
   title = by_text["decoder over a 3×3 grid of z1, z2"]
   assert xs[0] < xs[1] and title.get_position()[1] > by_text["z1"].get_position()[1]
-  # A long title widens the figure rather than being cut.
-  wide = viz.labelled_grid_figure(images, 3, 2, title="x" * 80)
-  assert wide.get_figwidth() * viz.FIGURE_DPI > 0.62 * 11 * 100 / 72 * 80
+  # Every text lies inside the figure: a long title or row label widens it rather than being cut (rows of
+  # 16 pixels, at least the labels' height).
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  images = np.linspace(0, 1, 9 * 8 * 8).reshape(9, 8, 8, 1)
+  for fig in (viz.labelled_grid_figure(images, 3, 2, ["1", "0", "-1"], ["-1", "0", "1"], "z", "z2", "z1"),
+              viz.labelled_grid_figure(images, 3, 2, row_labels=["a long row label"] * 3, title="W" * 60)):
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for text in fig.texts:
+      box = text.get_window_extent(renderer)
+      assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= 0 and box.y1 <= fig.bbox.height, text
 
 
 def test_value_labels_and_latent_grid_texts():
