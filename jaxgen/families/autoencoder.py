@@ -317,9 +317,16 @@ def reconstruct(state: State, x):
 
 def encoder_means(mean_fn, state, x, batch_size: int = 500) -> np.ndarray:
   """mean_fn(state, x) over x (N, H, W, C) in batches of `batch_size`: (N, latent) float32 (the autoencoder's
-  embeddings, the VAE's posterior means)."""
-  enc = jax.jit(functools.partial(mean_fn, state))
-  return np.concatenate([np.asarray(enc(jnp.asarray(x[i:i + batch_size]))) for i in range(0, len(x), batch_size)])
+  embeddings, the VAE's posterior means). The State is an argument of the jitted function, not a constant in
+  it, so the training loop's repeated calls reuse one compilation."""
+  enc = _jitted(mean_fn)
+  return np.concatenate([np.asarray(enc(state, jnp.asarray(x[i:i + batch_size])))
+                         for i in range(0, len(x), batch_size)])
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(fn):
+  return jax.jit(fn)
 
 
 def embedding_box(state: State, x, batch_size: int = 500):

@@ -498,21 +498,23 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
   }
 
 
-ENERGY_MAP_NATS = 10.0  # colour scale of the energy map: the top 10 nats of log p (the rest: one colour)
+ENERGY_MAP_AREA = 0.25  # the energy map's colours span the highest quarter of the box's log p (the rest: one colour)
 
 
 def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.ndarray:
   """Writes the normalised log-density log p(x) = −E(x) − log Z over the box as a PNG heat map; returns the grid
   ((resolution, resolution), axis 0 = y increasing, axis 1 = x).
 
-  The colours show log p relative to its maximum over [−ENERGY_MAP_NATS, 0]: far from the data log p falls by
-  hundreds of nats, and a scale that reached down there would melt the modes into one disc."""
+  The colours show log p relative to its maximum, from 0 down to the level above which lies the highest
+  ENERGY_MAP_AREA of the box: far from the data log p falls by hundreds of nats, and a scale that reached down
+  there would melt the modes into one disc."""
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
   modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
-  peak = float(np.nanmax(grid))
-  viz.save_heatmap(grid[::-1] - peak, path, extent=density_box(state), modes=modes,        # row 0 = top
-                   label=f"log p(x) − max log p  (max {peak:.3g} nats; clipped at −{ENERGY_MAP_NATS:g})",
-                   title=f"learned density, step {int(state.step)}", vmin=-ENERGY_MAP_NATS, vmax=0.0)
+  relative = grid - np.nanmax(grid)
+  floor = min(float(np.nanpercentile(relative, 100 * (1 - ENERGY_MAP_AREA))), -1.0)
+  viz.save_heatmap(relative[::-1], path, extent=density_box(state), modes=modes,            # row 0 = top
+                   label=f"log p(x) − max log p (nats; below {floor:.3g}: {100 * (1 - ENERGY_MAP_AREA):g}% of the box)",
+                   title=f"learned density, step {int(state.step)}", vmin=floor, vmax=0.0)
   return grid
 
 
