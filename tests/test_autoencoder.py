@@ -74,9 +74,9 @@ def test_box_and_grid_tools():
   np.testing.assert_allclose([float(v) for v in out["col_labels"]], xs, rtol=5e-3)
   np.testing.assert_allclose([float(v) for v in out["row_labels"]], ys, rtol=5e-3)
   texts = [t.get_text() for t in viz.outputs_figure(out).texts]
-  assert {"z1", "z2", "decoder over a 3×3 grid of z1, z2"} <= set(texts)
+  assert {"z1", "z2", "autoencoder decoder over a 3×3 grid of z1, z2"} <= set(texts)
   title = ae.sample_outputs(state, c, jax.random.PRNGKey(1), 2, {})["title"]
-  assert title == "decoded from z uniform in the embedding box"
+  assert title == "autoencoder decoder, z uniform in the embedding box"
   r = ae.reconstruct(state, jnp.zeros((2, 8, 8, 1)))
   assert r.shape == (2, 8, 8, 1)
   with pytest.raises(JaxgenError, match="steps"):

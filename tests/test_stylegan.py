@@ -180,7 +180,7 @@ def test_sample_outputs_grids(tiny_state):
   key = jax.random.PRNGKey(0)
   out = sg.sample_outputs(st, c, key, 4, {"truncation": 0.7})
   assert out["samples"].shape == (4, 8, 8, 1)
-  assert out["title"] == "ψ=0.7, noise random"
+  assert out["title"] == "style-based generator, ψ=0.7, noise random"
   out = sg.sample_outputs(st, c, key, 3, {"direction": "pca:1", "alphas": "-2:2:5"})
   assert out["samples"].shape == (15, 8, 8, 1) and out["ncols"] == 5
   assert out["col_labels"] == ["α=-2", "α=-1", "α=+0", "α=+1", "α=+2"] and "pca:1" in out["title"]

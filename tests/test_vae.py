@@ -126,7 +126,7 @@ def test_encode_decode_sample_tools(tmp_path):
   out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_scatter": 30})
   np.testing.assert_allclose(out["samples"], vae.encode(state, jnp.asarray(test["x"][:30]))[0], rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(out["labels"], test["label"][:30])
-  assert out["title"] == "posterior means of 30 test images" and out["axis_labels"] == ("$z_1$", "$z_2$")
+  assert out["title"] == "VAE posterior means of 30 test images" and out["axis_labels"] == ("$z_1$", "$z_2$")
   fig = viz.outputs_figure(out)
   assert fig.axes[0].get_legend().get_title().get_text() == "label"
   with pytest.raises(JaxgenError, match="latent_scatter=0 must be a positive integer"):

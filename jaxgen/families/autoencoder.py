@@ -363,17 +363,18 @@ def sample(state: State, key, num: int, **options):
   return decode(state, sample_uniform_box(key, num, state.box_lo, state.box_hi))
 
 
-def grid_outputs(sample_fn, owner: str, state, key, num: int, options, grid_axes, what: str) -> dict:
+def grid_outputs(sample_fn, owner: str, state, key, num: int, options, grid_axes, what: tuple[str, str]) -> dict:
   """`sample.py` outputs of the AE and VAE families: {"samples", "title"} from `sample_fn(state, key, num,
   **options)`; with `latent_grid=n` the n×n decoded grid (ncols n) with its z values on the rows and columns
-  (`grid_axes(n)` -> (xs, ys), see `jaxgen.latent.grid.latent_grid_texts`). `what`: how the plain samples are
-  drawn, for the title."""
+  (`grid_axes(n)` -> (xs, ys), see `jaxgen.latent.grid.latent_grid_texts`). `what` = (the model's name, how
+  the plain samples are drawn), for the title."""
   options = supported_options(owner, options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
-  out = {"samples": sample_fn(state, key, num, **options), "title": f"decoded from {what}"}
+  out = {"samples": sample_fn(state, key, num, **options), "title": f"{what[0]} decoder, {what[1]}"}
   if options.get("latent_grid"):
     n = int(options["latent_grid"])
     others = ", other dims 0" if state.hp.latent_dim > 2 else ""
-    out.update(ncols=n, title=f"decoder over a {n}×{n} grid of z1, z2{others}", **latent_grid_texts(*grid_axes(n)))
+    out.update(ncols=n, title=f"{what[0]} decoder over a {n}×{n} grid of z1, z2{others}",
+               **latent_grid_texts(*grid_axes(n)))
   return out
 
 
@@ -406,15 +407,15 @@ def scatter_outputs(mean_fn, state, config, num: int, what: str) -> dict:
   return out
 
 
-def latent_outputs(owner: str, sample_fn, mean_fn, grid_axes, what: tuple[str, str], state, config, key, num,
+def latent_outputs(owner: str, sample_fn, mean_fn, grid_axes, what: tuple[str, str, str], state, config, key, num,
                    options) -> dict:
   """`sample_outputs` of the AE and VAE: `scatter_outputs` for latent_scatter=N, else `grid_outputs`.
-  `what` = (how the samples are drawn, what the encoder gives)."""
+  `what` = (the model's name, how the samples are drawn, what the encoder gives)."""
   supported_options(owner, options, OUTPUT_OPTIONS, renamed=RENAMED_OPTIONS)
   if "latent_scatter" in options:
     check(not options.get("latent_grid"), "choose one of latent_grid and latent_scatter, not both.")
-    return scatter_outputs(mean_fn, state, config, options["latent_scatter"], what[1])
-  return grid_outputs(sample_fn, owner, state, key, num, options, grid_axes, what[0])
+    return scatter_outputs(mean_fn, state, config, options["latent_scatter"], f"{what[0]} {what[2]}")
+  return grid_outputs(sample_fn, owner, state, key, num, options, grid_axes, what[:2])
 
 
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
@@ -422,13 +423,14 @@ def sample_outputs(state: State, config, key, num: int, options) -> dict:
   `latent_scatter=N` the embeddings of N test images coloured by label (`latent_outputs`)."""
   return latent_outputs("the autoencoder family", sample, encode,
                         lambda n: box_axes(state.box_lo, state.box_hi, n),
-                        ("z uniform in the embedding box", "embeddings"), state, config, key, num, options)
+                        ("autoencoder", "z uniform in the embedding box", "embeddings"), state, config, key, num,
+                        options)
 
 
 def save_figures(state: State, config, directory: str, step: int) -> None:
   """Protocol hook, at every sample grid: for a 2-d latent, the embeddings of LATENT_SCATTER_POINTS test images
   coloured by label (samples/latent_scatter_XXXXXX.png)."""
-  save_latent_scatter(encode, "embeddings", state, config, directory, step)
+  save_latent_scatter(encode, "autoencoder embeddings", state, config, directory, step)
 
 
 def save_latent_scatter(mean_fn, what: str, state, config, directory: str, step: int) -> None:

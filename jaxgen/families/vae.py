@@ -254,10 +254,10 @@ def sample_outputs(state: State, config, key, num: int, options) -> dict:
   """`sample.py` outputs: prior samples, with `latent_grid=n` the n×n Φ⁻¹ grid (ncols n), with
   `latent_scatter=N` the posterior means of N test images coloured by label (`ae.latent_outputs`)."""
   return ae.latent_outputs("the vae family", sample, posterior_mean, prior_axes,
-                           ("z ~ N(0, I)", "posterior means"), state, config, key, num, options)
+                           ("VAE", "z ~ N(0, I)", "posterior means"), state, config, key, num, options)
 
 
 def save_figures(state: State, config, directory: str, step: int) -> None:
   """Protocol hook, at every sample grid: for a 2-d latent, the posterior means of ae.LATENT_SCATTER_POINTS
   test images coloured by label (samples/latent_scatter_XXXXXX.png)."""
-  ae.save_latent_scatter(posterior_mean, "posterior means", state, config, directory, step)
+  ae.save_latent_scatter(posterior_mean, "VAE posterior means", state, config, directory, step)

@@ -223,8 +223,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   alphas='lo:hi:n'     the alpha values (default '-4:4:7').
   mix_crossover=L      style mixing: an (n+1) x (n+1) grid, n = floor(sqrt(num)): first column sources A, first row
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
-  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "title", and the grid's "row_labels" /
-  "col_labels" / "row_title" / "col_title" where its rows or columns vary something}.
+  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "title", the labels of `edit_texts`/`mixing_texts`}.
   """
   supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_OPTIONS))
   settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_OPTIONS}}
@@ -241,7 +240,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   def trunc(w):
     return truncate(w, state.w_avg, psi)
 
-  made_by = f"ψ={psi:g}, noise {noise_mode}"
+  made_by = f"style-based generator, ψ={psi:g}, noise {noise_mode}"
   if not modes:
     return {"samples": sample(state, key, num, **{**settings, "truncation": psi}), "title": made_by}
 
