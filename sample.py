@@ -14,7 +14,7 @@ replicated over all devices), process 0 alone writes --out and prints.
 Family options (a family rejects those it does not support, naming the ones it does, at once: from the run's
 config.json, before the checkpoint loads):
   --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
-  --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
+  --latent_grid=N --latent_scatter=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
   --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
@@ -48,6 +48,8 @@ flags.DEFINE_float("dot_step_size", None, "GANs: the step size of --dot_steps, i
 flags.DEFINE_float("dot_k", None, "GANs: K_eff of --dot_steps: samples move where the critic rises faster than K.")
 flags.DEFINE_integer("interpolate", None, "Frames of an interpolation between pairs of latents/noises.")
 flags.DEFINE_integer("latent_grid", None, "AE/VAE: decode an n x n grid over the first two latent dimensions.")
+flags.DEFINE_integer("latent_scatter", None, "AE/VAE: plot the encoder means (z1, z2) of the first N test images, "
+                     "coloured by label (--num is ignored).")
 flags.DEFINE_string("direction", None, "Latent direction to move along: pca:K, boundary:LABEL, file:PATH.npy, or a "
                     "combination like '1*file:age.npy+0.5*file:smile.npy'; two joined by ',' give a grid.")
 flags.DEFINE_string("alphas", None, "Edit strengths lo:hi:n, e.g. -4:4:7.")
@@ -58,8 +60,8 @@ flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 
 cli.define_distributed_flags()
 
 OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
-                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "direction", "alphas",
-                "mix-crossover", "layer_weights", "noise_mode")
+                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "latent_scatter", "direction",
+                "alphas", "mix-crossover", "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:
@@ -96,11 +98,8 @@ def main(argv):
     if "labels" in out:
       arrays["labels"] = np.asarray(out["labels"])
     np.savez(FLAGS.out, **arrays)
-  elif samples.ndim == 2:
-    viz.save_points(samples, FLAGS.out, data_name=run.config.data.name)
   else:
-    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
-                        col_labels=out.get("col_labels"))
+    viz.save_sample_outputs(out, FLAGS.out, data_name=run.config.data.name)
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

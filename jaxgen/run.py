@@ -87,7 +87,7 @@ class Run:
     if self.family.sample_outputs is not None:
       merged = {**self.config.sample.to_dict(), **options}
       out = self.family.sample_outputs(self.state, self.config, key, num, merged)
-      return {k: (np.asarray(v) if k != "ncols" else v) for k, v in out.items() if v is not None}
+      return {k: (np.asarray(v) if k in ("samples", "labels") else v) for k, v in out.items() if v is not None}
     return {"samples": self.sample(key, num, **options)}
 
   def sample_outputs_batched(self, key, num: int, batch: int = SAMPLE_BATCH, **options) -> dict:
@@ -98,11 +98,12 @@ class Run:
       return self.sample_outputs(key, num, **options)
     parts = [self.sample_outputs(jax.random.fold_in(key, i), min(batch, num - start), **options)
              for i, start in enumerate(range(0, num, batch))]
-    if any(set(p) - {"samples", "labels", "ncols"} or len(p["samples"]) != min(batch, num - i * batch)
-           for i, p in enumerate(parts)):
+    if any(set(p) - {"samples", "labels", "ncols", "title", "axis_labels"}
+           or len(p["samples"]) != min(batch, num - i * batch) for i, p in enumerate(parts)):
       raise JaxgenError(f"num={num} is more than {batch} for an output that is not a plain set of samples; "
                         f"use num <= {batch} with these options.")
     out = {k: np.concatenate([p[k] for p in parts]) for k in ("samples", "labels") if k in parts[0]}
+    out.update({k: parts[0][k] for k in ("title", "axis_labels") if k in parts[0]})  # the same in every batch
     return out
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import load_config
 from jaxgen import data as jdata
+from jaxgen import viz
 from jaxgen.errors import JaxgenError
 from jaxgen.families import autoencoder as ae
 
@@ -68,6 +69,14 @@ def test_box_and_grid_tools():
   assert s.shape == (6, 8, 8, 1) and float(s.min()) >= 0 and float(s.max()) <= 1
   out = ae.sample_outputs(state, c, jax.random.PRNGKey(1), 6, {"latent_grid": 3})
   assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
+  # The grid says which z each row and column decodes: the box's values, the coordinate names, the title.
+  xs, ys = ae.box_axes(state.box_lo, state.box_hi, 3)
+  np.testing.assert_allclose([float(v) for v in out["col_labels"]], xs, rtol=5e-3)
+  np.testing.assert_allclose([float(v) for v in out["row_labels"]], ys, rtol=5e-3)
+  texts = [t.get_text() for t in viz.outputs_figure(out).texts]
+  assert {"z1", "z2", "autoencoder decoder over a 3×3 grid of z1, z2"} <= set(texts)
+  title = ae.sample_outputs(state, c, jax.random.PRNGKey(1), 2, {})["title"]
+  assert title == "autoencoder decoder, z uniform in the embedding box"
   r = ae.reconstruct(state, jnp.zeros((2, 8, 8, 1)))
   assert r.shape == (2, 8, 8, 1)
   with pytest.raises(JaxgenError, match="steps"):

@@ -43,6 +43,15 @@ def test_sample_png_and_npz(trained, tmp_path):
   size = config["data"]["image_size"]
   assert samples.shape == (5, size, size, config["data"]["channels"]) and samples.dtype == np.float32
   assert 0.0 <= samples.min() and samples.max() <= 1.0
+  # The 2-d VAE's latent scatter: the posterior means of the first 40 test images, with their labels.
+  out = run(["sample.py", f"--workdir={trained}", "--latent_scatter=40", f"--out={npz}"])
+  assert out.returncode == 0, out.stderr[-2000:]
+  scatter = np.load(npz)
+  assert scatter["samples"].shape == (40, 2) and np.isfinite(scatter["samples"]).all()
+  from jaxgen import data as jdata
+  from jaxgen.train import workdir as workdir_lib
+  test = jdata.load_split(workdir_lib.read_config(trained), "test")
+  np.testing.assert_array_equal(scatter["labels"], test["label"][:40])
 
 
 def one_line_error(out, *needles):

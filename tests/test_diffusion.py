@@ -252,12 +252,14 @@ def test_family_sample_outputs(trained):
   key = jax.random.PRNGKey(0)
   out = family.sample_outputs(state, config, key, 3, {"steps_sweep": "1,2,3"})
   assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
+  assert out["title"] == "DDIM: the same 3 noises, one row per step count" and out["row_labels"][0] == "1 step"
   # Rows share the initial noise: row 2 (3 steps) equals generate(noise, 3).
   noise = jax.random.normal(jax.random.split(key)[0], (3, 8, 8, 1))
   np.testing.assert_allclose(np.asarray(out["samples"][6:]),
                              np.asarray(family.generate(state, key, 3, 3, initial_noise=noise)), atol=1e-6)
   out = family.sample_outputs(state, config, key, 2, {"interpolate": 5, "steps": 2})
   assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
+  assert out["title"].startswith("DDIM, 2 steps: ") and out["col_labels"][-1] == "t=1"
   # Row r, frame j decodes sin(t_j pi/2) a_r + cos(t_j pi/2) b_r, t_j = j / 4, with a, b drawn from k_noise.
   k_noise, k_sampler = jax.random.split(key)
   k_a, k_b = jax.random.split(k_noise)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from jaxgen import families
+from jaxgen import families, viz
 from jaxgen.errors import JaxgenError
 from jaxgen.families import ebm
 from jaxgen.metrics import density
@@ -158,13 +158,14 @@ def test_eval_step_and_sampling_images():
   assert ebm.chain_steps(7) == (0, 1, 3, 5, 6)
   out = ebm.sample_outputs(state, c, jax.random.PRNGKey(2), 3, {"steps": 7, "chain": True})
   assert out["samples"].shape == (3 * 5, 8, 8, 1) and out["ncols"] == 5
+  assert out["title"] == "Langevin, 7 steps from uniform noise: one chain per row"
   # Row r of the strip is sample r; its last column is the final state of a plain 7-step run.
   np.testing.assert_allclose(out["samples"][4::5], ebm.sample(state, jax.random.PRNGKey(2), 3, steps=7), atol=1e-6)
   with pytest.raises(JaxgenError, match="truncation"):
     ebm.sample(state, jax.random.PRNGKey(2), 3, truncation=0.5)
 
 
-def test_sampling_schedule_temperature_and_options():
+def test_sampling_schedule_temperature_and_options(tmp_path, monkeypatch):
   c = tiny_toy_config()
   state = ebm.init(c, jax.random.PRNGKey(0), {"x": jnp.zeros((32, 2))})
   hp = state.hp
@@ -196,6 +197,20 @@ def test_sampling_schedule_temperature_and_options():
   for bad in ({"temperature": -1.0}, {"step_size_start": 0.0}, {"steps": 0}):
     with pytest.raises(JaxgenError, match=list(bad)[0]):
       ebm.sample(state, key, 2, **bad)
+  assert ebm.sample_outputs(state, c, key, 2, {"steps": 9})["title"] == "Langevin, 9 steps from uniform noise, T=0.1"
+  # The energy map shows log p relative to its peak on a scale whose colours span the highest quarter of the box
+  # (at least 1 nat), so the modes are not lost in a range that reaches hundreds of nats down; modes are marked.
+  figures = []
+  monkeypatch.setattr(viz, "_savefig", lambda fig, path: figures.append(fig))
+  grid = ebm.save_energy_landscape(state, str(tmp_path / "energy.png"), resolution=16)
+  [fig] = figures
+  ax, bar = fig.axes
+  relative = grid - grid.max()
+  floor, top = ax.images[0].get_clim()
+  assert top == 0.0 and floor <= -1.0 and bar.get_ylabel().startswith("log p(x) − max log p")
+  assert floor == -1.0 or abs(np.mean(relative >= floor) - ebm.ENERGY_MAP_AREA) < 0.01
+  np.testing.assert_allclose(ax.images[0].get_array(), relative[::-1], rtol=1e-6)
+  assert [t.get_text() for t in ax.get_legend().get_texts()] == ["true modes"]
 
 
 class _BrightnessClassifier:

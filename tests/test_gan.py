@@ -500,6 +500,7 @@ def test_sample_options_and_class_grid():
   assert not np.allclose(out["samples"][0], out["samples"][2])                    # rows differ by class
   out = gan.sample_outputs(state, c, jax.random.PRNGKey(1), 4, {"label": 1, "truncated_z": 0.5})
   np.testing.assert_array_equal(out["labels"], [1, 1, 1, 1])
+  assert out["title"] == "conditional WGAN-GP generator, no DOT, z truncated to ±0.5, class 1"
   # truncation=0.5: z from N(0, I) truncated to [-0.5, 0.5] per coordinate.
   z = jax.random.truncated_normal(jax.random.split(jax.random.PRNGKey(1))[1], -0.5, 0.5, (4, 4))
   np.testing.assert_allclose(out["samples"], to_unit(state.generator.apply(

@@ -180,12 +180,19 @@ def test_sample_outputs_grids(tiny_state):
   key = jax.random.PRNGKey(0)
   out = sg.sample_outputs(st, c, key, 4, {"truncation": 0.7})
   assert out["samples"].shape == (4, 8, 8, 1)
+  assert out["title"] == "style-based generator, ψ=0.7, noise random"
   out = sg.sample_outputs(st, c, key, 3, {"direction": "pca:1", "alphas": "-2:2:5"})
   assert out["samples"].shape == (15, 8, 8, 1) and out["ncols"] == 5
+  assert out["col_labels"] == ["α=-2", "α=-1", "α=+0", "α=+1", "α=+2"] and "pca:1" in out["title"]
   out = sg.sample_outputs(st, c, key, 3, {"direction": "pca:0,pca:1", "alphas": "-2:2:3"})
   assert out["samples"].shape == (9, 8, 8, 1) and out["ncols"] == 3
+  assert (out["row_title"], out["col_title"]) == ("α along pca:0", "α along pca:1")
+  assert out["row_labels"] == ["-2", "+0", "+2"]
   out = sg.sample_outputs(st, c, key, 9, {"mix_crossover": 2})
   assert out["samples"].shape == (16, 8, 8, 1) and out["ncols"] == 4
+  assert out["row_labels"] == ["", "A1", "A2", "A3"] and out["col_labels"] == ["", "B1", "B2", "B3"]
+  last = st.generator.num_layers - 1
+  assert out["title"] == f"style mixing: layers 0-1 from A (rows), layers 2-{last} from B (columns)"
   # the mixing grid's cell (i, j) is A_i's coarse layers with B_j's fine ones: crossover L reproduces A_i
   full = sg.sample_outputs(st, c, key, 4, {"mix_crossover": st.generator.num_layers})["samples"]
   np.testing.assert_allclose(full[3 + 1], full[3], atol=1e-6)             # row 1: [A_0, mix(A_0,B_0), ...]
@@ -226,6 +233,7 @@ def test_sample_outputs_interpolation(tiny_state):
   c, st = tiny_state
   out = sg.sample_outputs(st, c, jax.random.PRNGKey(0), 2, {"interpolate": 5})
   assert out["samples"].shape == (10, 8, 8, 1) and out["ncols"] == 5
+  assert out["col_labels"] == ["t=0", "t=0.25", "t=0.5", "t=0.75", "t=1"] and out["title"].startswith("lerp in W")
   rows = np.asarray(out["samples"]).reshape(2, 5, -1)
   assert np.abs(rows[:, 0] - rows[:, -1]).max() > 1e-3            # the two ends of each row are different images
   # A row shares one noise map, so with truncation psi = 0 (every w -> w_avg) all its frames are the same image.

@@ -43,6 +43,8 @@ def test_artifacts(tmp_path):
   train(small(steps=4, **{"train.sample_every": 4, "train.num_sample_images": 8}), str(workdir), progress=False)
   assert (workdir / "config.json").exists()
   assert (workdir / "samples" / "step_000004.png").exists()
+  assert (workdir / "samples" / "latent_scatter_000004.png").exists()        # the VAE's latent is 2-d
+  assert (workdir / "loss_curve.png").exists()                                 # beside metrics.jsonl
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
   records = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
   assert {"loss", "reconstruction", "kl", "steps_per_sec"} <= set(records[-1])

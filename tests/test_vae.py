@@ -9,6 +9,7 @@ import pytest
 
 from conftest import load_config
 from jaxgen import data as jdata
+from jaxgen import viz
 from jaxgen.errors import JaxgenError
 from jaxgen.families import vae
 from jaxgen.latent import attributes, interpolate
@@ -117,6 +118,21 @@ def test_encode_decode_sample_tools(tmp_path):
   assert s.shape == (7, 8, 8, 1) and float(s.min()) >= 0 and float(s.max()) <= 1
   out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_grid": 4})
   assert out["samples"].shape == (16, 8, 8, 1) and out["ncols"] == 4
+  # Columns at Φ⁻¹(0.05, 0.35, 0.65, 0.95), rows the same from the top down.
+  assert out["col_labels"] == ["-1.64", "-0.385", "+0.385", "+1.64"] and out["row_labels"] == out["col_labels"][::-1]
+  assert (out["col_title"], out["row_title"]) == ("z1", "z2")
+  # latent_scatter=N: the posterior means of the first N test images, with their labels.
+  test = jdata.load_split(c, "test")
+  out = vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_scatter": 30})
+  np.testing.assert_allclose(out["samples"], vae.encode(state, jnp.asarray(test["x"][:30]))[0], rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(out["labels"], test["label"][:30])
+  assert out["title"] == "VAE posterior means of 30 test images" and out["axis_labels"] == ("$z_1$", "$z_2$")
+  fig = viz.outputs_figure(out)
+  assert fig.axes[0].get_legend().get_title().get_text() == "label"
+  with pytest.raises(JaxgenError, match="latent_scatter=0 must be a positive integer"):
+    vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_scatter": 0})
+  with pytest.raises(JaxgenError, match="not both"):
+    vae.sample_outputs(state, c, jax.random.PRNGKey(2), 7, {"latent_scatter": 5, "latent_grid": 3})
   with pytest.raises(JaxgenError, match="label"):
     vae.sample(state, jax.random.PRNGKey(2), 3, label=1)
   grid = np.asarray(vae.prior_grid(3, 2))

@@ -20,6 +20,8 @@ SAMPLE_OPTIONS = {
 }
 # Grids, strips and sweeps that only sample_outputs writes (the other families' outputs take SAMPLE_OPTIONS).
 OUTPUT_OPTIONS = {
+    "autoencoder": _LATENT_GRID + ("latent_scatter",),   # latent_scatter=N: the encoder means of N images
+    "vae": _LATENT_GRID + ("latent_scatter",),
     "stylegan": ("truncation", "interpolate", "direction", "alphas", "mix_crossover"),
     "diffusion": ("steps", "sampler", "steps_sweep", "interpolate"),
 }

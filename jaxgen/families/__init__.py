@@ -22,7 +22,10 @@ A family is a module with exactly the names of :class:`Family`; the rest of jaxg
 Optional hooks: present on every family module, `None` where the family has none.
   eval_step(state, batch, key) -> metrics
   sample_outputs(state, config, key, num, options) -> dict   what `sample.py` writes: {"samples"; optional
-      "labels" int array, "ncols", "row_labels" one str per grid row, "col_labels" one per column}.
+      "labels" int array (points are coloured by it), "ncols", "row_labels" one str per grid row, "col_labels"
+      one per column, "row_title" / "col_title" what varies down the rows / along the columns, "axis_labels"
+      (x, y) of a scatter, "title" what made the samples (sampler, steps, options)} (`jaxgen.viz.save_sample_outputs`
+      draws it; the training loop draws it with config.sample's options).
   save_figures(state, config, directory, step) -> None        family pictures the loop writes next to the grids.
 
 Register a new family by adding one line to FAMILIES.

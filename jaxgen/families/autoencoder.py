@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -27,16 +28,20 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxgen import data as data_lib
+from jaxgen import viz
 from jaxgen.configs import sample_options
 from jaxgen.errors import JaxgenError, check, choice, supported_options
 from jaxgen.latent import interpolate as interp
-from jaxgen.latent.grid import latent_grid
+from jaxgen.latent.grid import latent_grid, latent_grid_texts
 from jaxgen.nn import layers, policy
 from jaxgen.nn import updates
 
 LOSS_KEYS = ("loss",)
 SAMPLE_OPTIONS = sample_options.SAMPLE_OPTIONS["autoencoder"]
 RENAMED_OPTIONS = sample_options.RENAMED_OPTIONS["autoencoder"]
+OUTPUT_OPTIONS = sample_options.OUTPUT_OPTIONS["autoencoder"]
+LATENT_SCATTER_POINTS = 2000   # test images in the latent scatter the loop writes for a 2-d latent
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -340,19 +345,35 @@ def interpolate(state: State, x0, x1, num: int = 10):
   return decode(state, interp.lerp(z0[0], z1[0], interpolation_frames(num)))
 
 
+def encoder_means(mean_fn, state, x, batch_size: int = 500) -> np.ndarray:
+  """mean_fn(state, x) over x (N, H, W, C) in batches of `batch_size`: (N, latent) float32 (the autoencoder's
+  embeddings, the VAE's posterior means). The State is an argument of the jitted function, not a constant in
+  it, so the training loop's repeated calls reuse one compilation."""
+  enc = _jitted(mean_fn)
+  return np.concatenate([np.asarray(enc(state, jnp.asarray(x[i:i + batch_size])))
+                         for i in range(0, len(x), batch_size)])
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(fn):
+  return jax.jit(fn)
+
+
 def embedding_box(state: State, x, batch_size: int = 500):
   """(lo, hi): per-dimension min/max of the embeddings of x (N, H, W, C) — the reference's sampling box."""
-  enc = jax.jit(functools.partial(encode, state))
-  zs = [np.asarray(enc(jnp.asarray(x[i:i + batch_size]))) for i in range(0, len(x), batch_size)]
-  z = np.concatenate(zs)
+  z = encoder_means(encode, state, x, batch_size)
   return z.min(axis=0), z.max(axis=0)
+
+
+def box_axes(lo, hi, n: int, dims=(0, 1)):
+  """(xs, ys) of the n×n grid over the box [lo, hi] in `dims`: xs rising left to right, ys falling top to bottom."""
+  lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+  return np.linspace(lo[dims[0]], hi[dims[0]], n), np.linspace(hi[dims[1]], lo[dims[1]], n)
 
 
 def box_grid(lo, hi, n: int, dims=(0, 1)):
   """(n·n, latent): the n×n grid over the box [lo, hi] in `dims` (others 0), top row at hi[dims[1]]."""
-  lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
-  return latent_grid(np.linspace(lo[dims[0]], hi[dims[0]], n), np.linspace(hi[dims[1]], lo[dims[1]], n),
-                     lo.shape[0], dims)
+  return latent_grid(*box_axes(lo, hi, n, dims), np.asarray(lo).shape[0], dims)
 
 
 def sample_uniform_box(key, num: int, lo, hi):
@@ -372,20 +393,81 @@ def sample(state: State, key, num: int, **options):
   return decode(state, sample_uniform_box(key, num, state.box_lo, state.box_hi))
 
 
-def grid_outputs(sample_fn, owner: str, state, key, num: int, options) -> dict:
-  """`sample.py` outputs of the AE and VAE families: {"samples"} from `sample_fn(state, key, num, **options)`,
-  with "ncols" n when `latent_grid=n` (the n×n decoded grid)."""
+def grid_outputs(sample_fn, owner: str, state, key, num: int, options, grid_axes, what: tuple[str, str]) -> dict:
+  """`sample.py` outputs of the AE and VAE families: {"samples", "title"} from `sample_fn(state, key, num,
+  **options)`; with `latent_grid=n` the n×n decoded grid (ncols n) with its z values on the rows and columns
+  (`grid_axes(n)` -> (xs, ys), see `jaxgen.latent.grid.latent_grid_texts`). `what` = (the model's name, how
+  the plain samples are drawn), for the title."""
   options = supported_options(owner, options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
-  out = {"samples": sample_fn(state, key, num, **options)}
+  out = {"samples": sample_fn(state, key, num, **options), "title": f"{what[0]} decoder, {what[1]}"}
   if options.get("latent_grid"):
-    out["ncols"] = int(options["latent_grid"])
+    n = int(options["latent_grid"])
+    others = ", other dims 0" if state.hp.latent_dim > 2 else ""
+    out.update(ncols=n, title=f"{what[0]} decoder over a {n}×{n} grid of z1, z2{others}",
+               **latent_grid_texts(*grid_axes(n)))
   return out
 
 
+def labelled_images(config, num: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+  """(the first `num` images of the test split (the train split where there is none), their labels or None
+  for unlabelled data, the split's name)."""
+  split = "test"
+  try:
+    data = data_lib.load_split(config, split)
+  except JaxgenError:
+    split = "train"
+    data = data_lib.load_split(config, split)
+  label = data.get("label")
+  return data["x"][:num], None if label is None else np.asarray(label[:num]), split
+
+
+def scatter_outputs(mean_fn, state, config, num: int, what: str) -> dict:
+  """The latent scatter: {"samples": the first two coordinates of mean_fn(state, x) (N, 2) for `num` test images,
+  "labels" (their classes, when the data has them), "axis_labels", "title"}; `what` names the points."""
+  check(isinstance(num, int) and not isinstance(num, bool) and num >= 1,
+        f"latent_scatter={num!r} must be a positive integer (the number of test images to encode).")
+  check(state.hp.latent_dim >= 2, f"latent_scatter needs a latent of 2 or more dimensions; this one has "
+        f"{state.hp.latent_dim}.")
+  x, labels, split = labelled_images(config, num)
+  z = encoder_means(mean_fn, state, x)
+  of = f" (z1, z2 of {state.hp.latent_dim})" if state.hp.latent_dim > 2 else ""
+  out = {"samples": z[:, :2], "axis_labels": ("$z_1$", "$z_2$"), "title": f"{what} of {len(x)} {split} images{of}"}
+  if labels is not None:
+    out["labels"] = labels
+  return out
+
+
+def latent_outputs(owner: str, sample_fn, mean_fn, grid_axes, what: tuple[str, str, str], state, config, key, num,
+                   options) -> dict:
+  """`sample_outputs` of the AE and VAE: `scatter_outputs` for latent_scatter=N, else `grid_outputs`.
+  `what` = (the model's name, how the samples are drawn, what the encoder gives)."""
+  supported_options(owner, options, OUTPUT_OPTIONS, renamed=RENAMED_OPTIONS)
+  if "latent_scatter" in options:
+    check(not options.get("latent_grid"), "choose one of latent_grid and latent_scatter, not both.")
+    return scatter_outputs(mean_fn, state, config, options["latent_scatter"], f"{what[0]} {what[2]}")
+  return grid_outputs(sample_fn, owner, state, key, num, options, grid_axes, what[:2])
+
+
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  """`sample.py` outputs: samples, or with `latent_grid=n` the n×n decoded grid over the box (ncols n)."""
-  del config
-  return grid_outputs(sample, "the autoencoder family", state, key, num, options)
+  """`sample.py` outputs: samples, with `latent_grid=n` the n×n decoded grid over the box (ncols n), with
+  `latent_scatter=N` the embeddings of N test images coloured by label (`latent_outputs`)."""
+  return latent_outputs("the autoencoder family", sample, encode,
+                        lambda n: box_axes(state.box_lo, state.box_hi, n),
+                        ("autoencoder", "z uniform in the embedding box", "embeddings"), state, config, key, num,
+                        options)
 
 
-save_figures = None
+def save_figures(state: State, config, directory: str, step: int) -> None:
+  """Protocol hook, at every sample grid: for a 2-d latent, the embeddings of LATENT_SCATTER_POINTS test images
+  coloured by label (samples/latent_scatter_XXXXXX.png)."""
+  save_latent_scatter(encode, "autoencoder embeddings", state, config, directory, step)
+
+
+def save_latent_scatter(mean_fn, what: str, state, config, directory: str, step: int) -> None:
+  """Writes <directory>/latent_scatter_<step>.png (`scatter_outputs` of LATENT_SCATTER_POINTS images) when the
+  latent has 2 dimensions; nothing otherwise (a 2-d view of a larger latent would mislead at training time)."""
+  if state.hp.latent_dim != 2:
+    return
+  out = scatter_outputs(mean_fn, state, config, LATENT_SCATTER_POINTS, what)
+  viz.save_sample_outputs(out, os.path.join(directory, f"latent_scatter_{step:06d}.png"),
+                          title=f"step {step}: {out['title']}")

@@ -39,6 +39,7 @@ from jaxgen import data as data_lib
 from jaxgen.configs import sample_options
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.latent.grid import value_labels
 from jaxgen.latent.interpolate import sincos_interpolation
 from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
@@ -320,7 +321,8 @@ def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Ar
 
 
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "ncols"?, "row_labels"?}.
+  """What sample.py writes: {"samples", "title" (the sampler and its steps), "ncols"?, "row_labels"?,
+  "col_labels"?}.
 
   steps_sweep="1,2,3,5,20,100": the same `num` initial noises decoded with each step count, one row per count
   (ncols = num, rows labelled "K steps"). interpolate=N: `num` rows of N frames along the spherical path between two noises (ncols = N).
@@ -329,6 +331,7 @@ def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict
   options = supported_options("the diffusion family", options, OUTPUT_OPTIONS)
   steps = options.get("steps", 20)
   sampler = options.get("sampler", "ddim")
+  made_by = f"{str(sampler).upper()}, {steps} step" + "s" * (steps != 1)
   shape = tuple(state.hp.example_shape)
   if ("steps_sweep" in options or "interpolate" in options) and state.hp.data_range == "points":
     raise JaxgenError("steps_sweep and interpolate make image grids; toy2d runs support steps and sampler only.")
@@ -340,13 +343,16 @@ def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict
     sweep = parse_steps_sweep(options["steps_sweep"])
     rows = [generate(state, k_sampler, num, s, noise, sampler) for s in sweep]
     return {"samples": jnp.concatenate(rows), "ncols": int(num),
-            "row_labels": [f"{s} step" + "s" * (s != 1) for s in sweep]}
+            "row_labels": [f"{s} step" + "s" * (s != 1) for s in sweep],
+            "title": f"{str(sampler).upper()}: the same {int(num)} noises, one row per step count"}
   if "interpolate" in options:
     frames = options["interpolate"]
     check(isinstance(frames, int) and frames >= 2, f"interpolate={frames!r} must be an integer >= 2 (frames).")
     noise = interpolation_noises(k_noise, int(num), frames, shape)
-    return {"samples": generate(state, k_sampler, num * frames, steps, noise, sampler), "ncols": frames}
-  return {"samples": generate(state, key, num, steps, None, sampler)}
+    return {"samples": generate(state, k_sampler, num * frames, steps, noise, sampler), "ncols": frames,
+            "col_labels": value_labels(np.linspace(0.0, 1.0, frames), "t=", 2),
+            "title": f"{made_by}: spherical path between two noises per row"}
+  return {"samples": generate(state, key, num, steps, None, sampler), "title": made_by}
 
 
 save_figures = None

@@ -457,12 +457,15 @@ def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
 
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
   """What sample.py writes: the samples, or with chain=True the strip with one column per chain step, each
-  column labelled t = the number of Langevin updates behind it."""
+  column labelled t = the number of Langevin updates behind it; "title" names the sampler and its steps."""
   opts = _parse_options(state, options)
-  out = {"samples": sample(state, key, num, **options)}
+  made_by = f"Langevin, {opts.steps} step{'s' * (opts.steps != 1)} from uniform noise" + (
+      f", T={opts.temperature:g}" if opts.temperature != 1.0 else "")
+  out = {"samples": sample(state, key, num, **options), "title": made_by}
   if opts.chain:
     out["ncols"] = len(opts.chain)
     out["col_labels"] = [f"t={i + 1}" for i in opts.chain]
+    out["title"] = f"{made_by}: one chain per row"
   return out
 
 
@@ -496,13 +499,23 @@ def density_report(state: State, config=None, resolution: int = 400, num_kl_samp
   }
 
 
+ENERGY_MAP_AREA = 0.25  # the energy map's colours span the highest quarter of the box's log p (the rest: one colour)
+
+
 def save_energy_landscape(state: State, path: str, resolution: int = 256) -> np.ndarray:
   """Writes the normalised log-density log p(x) = −E(x) − log Z over the box as a PNG heat map; returns the grid
-  ((resolution, resolution), axis 0 = y increasing, axis 1 = x)."""
+  ((resolution, resolution), axis 0 = y increasing, axis 1 = x).
+
+  The colours show log p relative to its maximum, from 0 down to the level above which lies the highest
+  ENERGY_MAP_AREA of the box: far from the data log p falls by hundreds of nats, and a scale that reached down
+  there would melt the modes into one disc."""
   grid = np.asarray(density.grid_log_density(energy_fn(state), density_box(state), resolution))
   modes = viz.toy_reference("toy2d/" + state.hp.toy_name)[1]
-  viz.save_heatmap(grid[::-1], path, extent=density_box(state), label="log p(x)", modes=modes,  # row 0 = top
-                   title=f"learned density, step {int(state.step)}")
+  relative = grid - np.nanmax(grid)
+  floor = min(float(np.nanpercentile(relative, 100 * (1 - ENERGY_MAP_AREA))), -1.0)
+  viz.save_heatmap(relative[::-1], path, extent=density_box(state), modes=modes,            # row 0 = top
+                   label=f"log p(x) − max log p (nats; below {floor:.3g}: {100 * (1 - ENERGY_MAP_AREA):g}% of the box)",
+                   title=f"learned density, step {int(state.step)}", vmin=floor, vmax=0.0)
   return grid
 
 

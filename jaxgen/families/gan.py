@@ -547,8 +547,26 @@ def sample(state: State, key: jax.Array, num: int, **options) -> jax.Array:
   return _generate(state, k_z, int(num), labels, jnp.float32(options.get("truncated_z") or 0.0), *_dot(options))
 
 
+OBJECTIVE_NAMES = {"bce": "DCGAN", "wgan": "WGAN", "wgan_gp": "WGAN-GP"}
+
+
+def samples_title(state: State, options: dict) -> str:
+  """What made the samples of checked `options`, for the plot title: the game, the truncation, the class and
+  whether discriminator optimal transport moved them, e.g. "WGAN-GP + DOT 50 steps (η=0.01, K=1)" or
+  "WGAN-GP generator, no DOT"."""
+  hp = state.hp
+  name = ("conditional " if hp.num_classes else "") + OBJECTIVE_NAMES.get(hp.objective, hp.objective)
+  extras = ([f"z truncated to ±{options['truncated_z']:g}"] if options.get("truncated_z") else []) + (
+      [f"class {options['label']}"] if options.get("label") is not None else [])
+  steps = int(options.get("dot_steps") or 0)
+  dot = (f" + DOT {steps} step{'s' * (steps != 1)} (η={options['dot_step_size']:g}, K={options['dot_k']:g})"
+         if steps else " generator, no DOT")
+  return name + dot + "".join(f", {e}" for e in extras)
+
+
 def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict) -> dict:
-  """What sample.py writes: {"samples", "labels" (conditional models), "ncols", "row_labels" (class_grid)}.
+  """What sample.py writes: {"samples", "labels" (conditional models), "ncols", "row_labels" (class_grid),
+  "title" (`samples_title`)}.
 
   class_grid=True: one row per class (labelled "class k"), the same latents in every row (column j shares z_j),
   num // K columns.
@@ -564,10 +582,12 @@ def sample_outputs(state: State, config, key: jax.Array, num: int, options: dict
     rows = [_generate(state, key, cols, labels[i * cols:(i + 1) * cols], truncated_z, *_dot(options))
             for i in range(k)]
     return {"samples": jnp.concatenate(rows), "labels": labels, "ncols": cols,
-            "row_labels": [f"class {i}" for i in range(k)]}
+            "row_labels": [f"class {i}" for i in range(k)],
+            "title": samples_title(state, options) + ", the same z in every row"}
   k_label, k_z = jax.random.split(key)
   labels = _labels(state, k_label, num, options.get("label"))
-  out = {"samples": _generate(state, k_z, int(num), labels, truncated_z, *_dot(options))}
+  out = {"samples": _generate(state, k_z, int(num), labels, truncated_z, *_dot(options)),
+         "title": samples_title(state, options)}
   if labels is not None:
     out["labels"] = labels
   return out

@@ -36,6 +36,7 @@ from jaxgen.nn import updates
 
 LOSS_KEYS = ("loss", "reconstruction", "kl")
 SAMPLE_OPTIONS = ae.SAMPLE_OPTIONS
+OUTPUT_OPTIONS = ae.OUTPUT_OPTIONS         # + latent_scatter (sample.py)
 
 # KL(N(mean, diag(exp(logvar))) ‖ N(0, I)) per example, summed over latent dims: (B, D) -> (B,).
 kl_divergence = likelihood.gaussian_kl
@@ -79,7 +80,6 @@ HParams = ae.HParams
 State = ae.BaseState   # params, batch_stats, opt_state, step; model, tx, hp static
 build_networks = ae.build_networks   # variational heads: config.family == "vae"
 make_optimizer = ae.make_optimizer
-save_figures = None
 
 
 def validate_config(config) -> None:
@@ -184,11 +184,17 @@ def sample_prior(state: State, key, num: int):
   return jax.random.normal(key, (num, state.hp.latent_dim))
 
 
+def prior_axes(n: int, eps: float = 0.05):
+  """(xs, ys) of the reference's n×n prior grid: xs = Φ⁻¹(linspace(eps, 1 − eps, n)) left to right, ys the same
+  falling top to bottom (evenly spaced in prior probability; eps instead of 0 and 1, where Φ⁻¹ is ±∞)."""
+  q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
+  return q, q[::-1]
+
+
 def prior_grid(n: int, latent_dim: int, dims=(0, 1), eps: float = 0.05):
   """(n·n, latent): the reference's grid x = Φ⁻¹(linspace), y = Φ⁻¹(reversed linspace) over `dims` (others 0),
   evenly spaced in prior probability; the ends use eps and 1 − eps instead of 0 and 1 (where Φ⁻¹ is ±∞)."""
-  q = np.asarray(jax.scipy.special.ndtri(jnp.linspace(eps, 1 - eps, n)), np.float32)
-  return latent_grid(q, q[::-1], latent_dim, dims)
+  return latent_grid(*prior_axes(n, eps), latent_dim, dims)
 
 
 def interpolate(state: State, x0, x1, num: int = 10):
@@ -239,7 +245,19 @@ def sample(state: State, key, num: int, **options):
   return decode(state, sample_prior(state, key, num))
 
 
+def posterior_mean(state: State, x):
+  """The encoder's mean (B, latent) of q(z | x) for images x (B, H, W, C)."""
+  return encode(state, x)[0]
+
+
 def sample_outputs(state: State, config, key, num: int, options) -> dict:
-  """`sample.py` outputs: prior samples, or with `latent_grid=n` the n×n Φ⁻¹ grid (ncols n)."""
-  del config
-  return ae.grid_outputs(sample, "the vae family", state, key, num, options)
+  """`sample.py` outputs: prior samples, with `latent_grid=n` the n×n Φ⁻¹ grid (ncols n), with
+  `latent_scatter=N` the posterior means of N test images coloured by label (`ae.latent_outputs`)."""
+  return ae.latent_outputs("the vae family", sample, posterior_mean, prior_axes,
+                           ("VAE", "z ~ N(0, I)", "posterior means"), state, config, key, num, options)
+
+
+def save_figures(state: State, config, directory: str, step: int) -> None:
+  """Protocol hook, at every sample grid: for a 2-d latent, the posterior means of ae.LATENT_SCATTER_POINTS
+  test images coloured by label (samples/latent_scatter_XXXXXX.png)."""
+  ae.save_latent_scatter(posterior_mean, "VAE posterior means", state, config, directory, step)

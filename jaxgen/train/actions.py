@@ -1,5 +1,6 @@
 """The pieces the training loop is made of, one job each: metric sums, the step clock, evaluation, sample grids,
 the finiteness check and the closing line. None knows of terminals, log files, signals or other hosts."""
+import json
 import os
 import tempfile
 import time
@@ -110,9 +111,19 @@ def evaluate(config, eval_step, state, step: int, train_key, data_sharding) -> d
   return acc.means()
 
 
+def sample_outputs(family, config, state, key) -> dict:
+  """config.train.num_sample_images samples with config.sample's options, as the family's `sample_outputs` gives
+  them (with the title that names the sampler; the same samples as `family.sample`)."""
+  num, options = config.train.num_sample_images, config.sample.to_dict()
+  if family.sample_outputs is not None:
+    return family.sample_outputs(state, config, key, num, options)
+  return {"samples": family.sample(state, key, num, **options)}
+
+
 def write_samples(family, config, state, key, workdir, step: int) -> str | None:
-  """Writes samples/step_XXXXXX.png (and the family's figures); returns its path, or None where nothing was
-  written (not process 0, or a write error, which is a warning: training goes on).
+  """Writes samples/step_XXXXXX.png, titled with the step and the sampler (toy 2-D runs: a scatter over the data
+  and its true modes), and the family's figures; returns its path, or None where nothing was written (not
+  process 0, or a write error, which is a warning: training goes on).
 
   Every process computes the samples (the same computation on all processes); they are drawn into a local
   scratch folder and process 0 copies them to the workdir (local or gs://): pictures replace, `.jsonl` logs
@@ -120,11 +131,9 @@ def write_samples(family, config, state, key, workdir, step: int) -> str | None:
   """
   name = f"step_{step:06d}.png"
   with tempfile.TemporaryDirectory(prefix="jaxgen_samples_") as scratch:
-    samples = np.asarray(family.sample(state, key, config.train.num_sample_images, **config.sample.to_dict()))
-    if samples.ndim == 2:
-      viz.save_points(samples, os.path.join(scratch, name))
-    else:
-      viz.save_image_grid(samples, os.path.join(scratch, name))
+    out = sample_outputs(family, config, state, key)
+    title = f"step {step}" + (f": {out['title']}" if out.get("title") else "")
+    viz.save_sample_outputs(out, os.path.join(scratch, name), data_name=config.data.name, title=title)
     if family.save_figures is not None:
       family.save_figures(state, config, scratch, step)
     if jax.process_index() != 0:
@@ -144,6 +153,49 @@ def write_samples(family, config, state, key, workdir, step: int) -> str | None:
   return str(target / name)
 
 
+LOSS_CURVE = "loss_curve.png"  # beside metrics.jsonl
+
+
+def read_metrics(workdir) -> list[dict]:
+  """The records of <workdir>/metrics.jsonl ([] without one); lines that are not complete JSON objects (a write
+  cut short) are skipped."""
+  path = epath.Path(workdir) / "metrics.jsonl"
+  records = []
+  for line in (path.read_text() if path.exists() else "").splitlines():
+    try:
+      record = json.loads(line)
+    except ValueError:
+      continue
+    if isinstance(record, dict):
+      records.append(record)
+  return records
+
+
+def write_loss_curve(workdir) -> str | None:
+  """Process 0 draws every metric of metrics.jsonl against the step into <workdir>/loss_curve.png
+  (`jaxgen.viz.loss_curve_figure`; called with the sample grids; replaced whole each time, so a viewer never sees
+  half a file); returns its path, or None (another process, no metrics yet, or a write error, which is a
+  warning: training goes on)."""
+  if jax.process_index() != 0:
+    return None
+  target = epath.Path(workdir) / LOSS_CURVE
+  try:
+    records = read_metrics(workdir)
+    if not records:
+      return None
+    title = f"training metrics (metrics.jsonl) to step {records[-1].get('step', '?')}"
+    if "://" not in str(workdir):
+      viz.save_loss_curve(records, os.fspath(target), title)
+      return str(target)
+    with tempfile.TemporaryDirectory(prefix="jaxgen_curve_") as scratch:  # an object store: draw here, copy there
+      viz.save_loss_curve(records, os.path.join(scratch, LOSS_CURVE), title)
+      (epath.Path(scratch) / LOSS_CURVE).copy(target, overwrite=True)
+  except OSError as e:
+    warn(f"could not write {target} ({e.strerror or e}); training continues.")
+    return None
+  return str(target)
+
+
 def format_duration(seconds: float) -> str:
   """'45s', '3m07s', '2h05m'."""
   seconds = max(0, int(round(seconds)))
@@ -160,6 +212,8 @@ def summary(workdir, start: int, done: int, total: int, seconds: float, saved, f
   if saved:
     parts.append(f"checkpoints/ (step{'s' if len(saved) > 1 else ''} {', '.join(map(str, saved))})")
   parts += [os.path.basename(f) for f in files if os.path.exists(f) or "://" in f]
+  if samples and "://" not in str(workdir) and os.path.exists(os.path.join(str(workdir), LOSS_CURVE)):
+    parts.append(LOSS_CURVE)
   if samples:
     parts.append(f"samples/ ({len(samples)} grid{'s' if len(samples) > 1 else ''}, last "
                  f"{os.path.basename(samples[-1])})")

@@ -135,6 +135,7 @@ def _steps(config, workdir, family, state, start, mesh, pipeline, ckpts, hooks, 
       samples.append(actions.write_samples(family, config, state, sample_key, workdir_lib.path(workdir), done))
       if samples[-1]:  # process 0 wrote the grid: TensorBoard shows the same PNG
         hooks.writer.add_image(done, "samples", samples[-1])
+      actions.write_loss_curve(workdir_lib.path(workdir))
     clock.pause(time.time() - t_io)  # checkpoint and sample time is not training time
     if stop:
       hooks.progress.message(f"{hooks.stop_requested() or 'a signal to another process'}: saved checkpoint step "

@@ -17,6 +17,7 @@ from jaxgen.families.stylegan.model import State, check_sample_settings
 from jaxgen.latent import directions as directions_lib
 from jaxgen.latent import edits as edits_lib
 from jaxgen.latent import interpolate as interp
+from jaxgen.latent.grid import value_labels
 from jaxgen.latent.mixing import broadcast_layers, style_mix
 from jaxgen.latent.truncation import truncate
 from jaxgen.metrics.classifier import get_classifier
@@ -184,6 +185,30 @@ def mixing_grid(a: jax.Array, b: jax.Array, cells: jax.Array) -> jax.Array:
   return jnp.concatenate([top, rows.reshape(-1, *a.shape[1:])])
 
 
+def layer_span(lo: int, hi: int) -> str:
+  """'layers 0-3' for the W+ layers [lo, hi); 'no layers' when empty."""
+  return "no layers" if hi <= lo else f"layer {lo}" if hi == lo + 1 else f"layers {lo}-{hi - 1}"
+
+
+def mixing_texts(n: int, crossover: int, num_layers: int) -> dict:
+  """The labels of `mixing_grid` with n sources a side: sources A_1..A_n down the first column, B_1..B_n along the
+  top row, and a title saying which layers each gives."""
+  return {"row_labels": ["", *(f"A{k + 1}" for k in range(n))], "col_labels": ["", *(f"B{k + 1}" for k in range(n))],
+          "title": f"style mixing: {layer_span(0, crossover)} from A (rows), "
+                   f"{layer_span(crossover, num_layers)} from B (columns)"}
+
+
+def edit_texts(specs, alphas, units: str) -> dict:
+  """The labels of an edit grid: one direction SPEC gives a row per sample with α under each column; two give
+  one sample's grid with rows along specs[0] and columns along specs[1]; the title names the edit and α's unit."""
+  unit = "std of w along d" if units == "std" else "raw units"
+  if len(specs) == 1:
+    return {"col_labels": value_labels(alphas, "α=", 2), "title": f"w + α·d, d = {specs[0]} (α in {unit})"}
+  return {"col_labels": value_labels(alphas, digits=2), "row_labels": value_labels(alphas, digits=2),
+          "col_title": f"α along {specs[1]}", "row_title": f"α along {specs[0]}",
+          "title": f"w + α₁·d₁ + α₂·d₂ on one sample (α in {unit})"}
+
+
 def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   """What sample.py writes for the user's options (see OUTPUT_OPTIONS):
 
@@ -198,7 +223,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   alphas='lo:hi:n'     the alpha values (default '-4:4:7').
   mix_crossover=L      style mixing: an (n+1) x (n+1) grid, n = floor(sqrt(num)): first column sources A, first row
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
-  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int}.
+  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "title", the labels of `edit_texts`/`mixing_texts`}.
   """
   supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_OPTIONS))
   settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_OPTIONS}}
@@ -215,8 +240,9 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   def trunc(w):
     return truncate(w, state.w_avg, psi)
 
+  made_by = f"style-based generator, ψ={psi:g}, noise {noise_mode}"
   if not modes:
-    return {"samples": sample(state, key, num, **{**settings, "truncation": psi})}
+    return {"samples": sample(state, key, num, **{**settings, "truncation": psi}), "title": made_by}
 
   # Edits and interpolations share one noise map per layer so that only the latent changes along a row.
   frames_mode = "const" if noise_mode == "random" else noise_mode
@@ -232,7 +258,9 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
       w0, w1 = map_z(state, z[0]), map_z(state, z[1])
       w = jax.vmap(lambda ti: interp.lerp(w0, w1, ti), out_axes=1)(t).reshape(-1, gen.w_dim)
     images = render(state, broadcast_layers(trunc(w), num_layers), k_noise, frames_mode)
-    return {"samples": images, "ncols": frames}
+    path = "slerp in Z" if settings.get("interp_space", "w") == "z" else "lerp in W"
+    return {"samples": images, "ncols": frames, "col_labels": value_labels(t, "t=", 2),
+            "title": f"{path} between two samples per row, ψ={psi:g}"}
 
   if "mix_crossover" in options:
     cross = int(options["mix_crossover"])
@@ -243,7 +271,8 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
     mixed = style_mix(wa[:, None], wb[None, :], cross).reshape(n * n, num_layers, gen.w_dim)
     images = render(state, jnp.concatenate([wa, wb, mixed]), k_noise, frames_mode)
     cells = images[2 * n:].reshape(n, n, *images.shape[1:])
-    return {"samples": mixing_grid(images[:n], images[n:2 * n], cells), "ncols": n + 1}
+    return {"samples": mixing_grid(images[:n], images[n:2 * n], cells), "ncols": n + 1,
+            **mixing_texts(n, cross, num_layers)}
 
   alphas = edits_lib.parse_alphas(options.get("alphas", "-4:4:7"))
   weights = edits_lib.layer_weights(num_layers, settings.get("layer_weights"))
@@ -258,4 +287,4 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   else:
     edited = edits_lib.grid(w[0], dirs[0], dirs[1], alphas, alphas, weights)          # (A, A, L, D)
   images = render(state, edited.reshape(-1, num_layers, gen.w_dim), k_noise, frames_mode)
-  return {"samples": images, "ncols": len(alphas)}
+  return {"samples": images, "ncols": len(alphas), **edit_texts([s.strip() for s in specs], alphas, units)}
