@@ -3,6 +3,7 @@
   python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
                             [--steps=K]   # sampler steps for EBM/diffusion runs
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
+                            [--nfe=5,10,20,50,100]   # diffusion: quality vs NFE per sampler (curve PNG + JSON)
 
 What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
 Fréchet distance / confidence / label entropy (/ label accuracy) / k-NN precision and recall beside their real
@@ -32,7 +33,7 @@ from jaxgen.data.pipeline import Pipeline
 from jaxgen.errors import JaxgenError
 from jaxgen.metrics import classifier as clf_lib
 from jaxgen.metrics.classifier import CLASSIFIER_DATASETS
-from jaxgen.metrics import frechet, inception, likelihood, toy2d
+from jaxgen.metrics import frechet, inception, likelihood, nfe_curve, toy2d
 from jaxgen.run import load
 from jaxgen.train import collectives
 
@@ -342,6 +343,10 @@ def main(argv):
   collectives.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
                                              "<workdir>/evaluate.json)") if lead else None, "write the JSON")
   options = {name: FLAGS[name].value for name in ("steps", "dot_steps") if FLAGS[name].value is not None}
+  if FLAGS.nfe is not None:      # quality vs NFE: every diffusion sampler at every budget (jaxgen.metrics.nfe_curve)
+    nfe_curve.run_curve(run, FLAGS.nfe, lambda o: evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k,
+                        sample_options={**options, **o}), json_path=FLAGS.json, lead=lead)
+    return
   result = evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k, verbose=lead, sample_options=options)
   if not lead:
     return
@@ -361,6 +366,8 @@ def _define_flags():
   flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
                        "config.sample.dot_steps (0: score the generator's own samples).")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+  flags.DEFINE_string("nfe", None, "Diffusion: score every sampler at these network-evaluation budgets, e.g. "
+                      "5,10,20,50,100; writes a curve PNG and JSON (default <workdir>/quality_vs_nfe.json).")
   cli.define_distributed_flags()
 
 

@@ -230,3 +230,34 @@ def test_guidance_mix_and_wrapper():
                             for sampler in solvers.SAMPLERS])(x)
   for out in outs:
     assert out.shape == x.shape and np.all(np.isfinite(np.asarray(out)))
+
+
+def test_quality_vs_nfe_curve(tmp_path):
+  """Each sampler is scored once per budget with the steps that fit it; the JSON holds every point and the PNG
+  is written (a fake score function stands in for jaxgen.evaluate: FD = 100 / NFE)."""
+  import json
+  import types
+  import ml_collections
+  from jaxgen.metrics import nfe_curve
+  calls = []
+
+  def score(options):
+    calls.append(options)
+    return {"num": 10, "metrics": {"confidence": 0.5, "fd": 100.0 / solvers.nfe(options["sampler"], options["steps"])}}
+
+  config = ml_collections.ConfigDict({"family": "diffusion", "data": {"name": "digits"}, "sample": {"guidance": 0.0}})
+  run = types.SimpleNamespace(config=config, workdir=str(tmp_path), step=7)
+  result = nfe_curve.run_curve(run, "10,5", score)
+  assert result["metric"] == "fd" and result["budgets"] == [5, 10] and len(result["points"]) == 8
+  assert {"sampler": "heun", "steps": 5} in calls and {"sampler": "dpm_solver_2m", "steps": 10} in calls
+  heun = [p for p in result["points"] if p["sampler"] == "heun"]
+  assert [(p["steps"], p["nfe"], p["metrics"]["fd"]) for p in heun] == [(3, 5, 20.0), (5, 9, 100 / 9)]
+  saved = json.loads((tmp_path / "quality_vs_nfe.json").read_text())
+  assert saved["points"][0]["num"] == 10 and saved["step"] == 7
+  assert (tmp_path / "quality_vs_nfe.png").stat().st_size > 5000
+  assert "11.11 (9)" in nfe_curve.format_table(result)
+  with pytest.raises(JaxgenError, match="--nfe='5,x'"):
+    nfe_curve.parse_budgets("5,x")
+  config.family = "vae"
+  with pytest.raises(JaxgenError, match="diffusion"):
+    nfe_curve.run_curve(run, "5", score)
