@@ -3,6 +3,7 @@
   python -m jaxgen.evaluate --workdir=runs/vae_digits [--num=1000] [--json=FILE] [--seed=0] [--iwae_k=100]
                             [--steps=K]   # sampler steps for EBM/diffusion runs
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
+                            [--sampler=NAME] [--guidance=W]   # diffusion sampler / classifier-free guidance
                             [--nfe=5,10,20,50,100]   # diffusion: quality vs NFE per sampler (curve PNG + JSON)
 
 What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
@@ -342,7 +343,8 @@ def main(argv):
   run = load(FLAGS.workdir, step=FLAGS.step)
   collectives.agree(lambda: cli.check_writable(path, "--json" if FLAGS.json else "--json (default "
                                              "<workdir>/evaluate.json)") if lead else None, "write the JSON")
-  options = {name: FLAGS[name].value for name in ("steps", "dot_steps") if FLAGS[name].value is not None}
+  options = {name: FLAGS[name].value for name in ("steps", "dot_steps", "sampler", "guidance")
+             if FLAGS[name].value is not None}
   if FLAGS.nfe is not None:      # quality vs NFE: every diffusion sampler at every budget (jaxgen.metrics.nfe_curve)
     nfe_curve.run_curve(run, FLAGS.nfe, lambda o: evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k,
                         sample_options={**options, **o}), json_path=FLAGS.json, lead=lead)
@@ -366,6 +368,8 @@ def _define_flags():
   flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
                        "config.sample.dot_steps (0: score the generator's own samples).")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+  flags.DEFINE_string("sampler", None, "Diffusion: ddim, ddpm, dpm_solver_2m or heun, overriding config.sample.")
+  flags.DEFINE_float("guidance", None, "Class-conditional diffusion: guidance weight w, overriding config.sample.")
   flags.DEFINE_string("nfe", None, "Diffusion: score every sampler at these network-evaluation budgets, e.g. "
                       "5,10,20,50,100; writes a curve PNG and JSON (default <workdir>/quality_vs_nfe.json).")
   cli.define_distributed_flags()
