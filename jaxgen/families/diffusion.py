@@ -46,10 +46,9 @@ from flax import struct
 from jaxgen import data as data_lib
 from jaxgen.data import preprocess
 from jaxgen.errors import JaxgenError, check, choice, supported_options
-from jaxgen.latent.interpolate import sincos_interpolation
+from jaxgen.latent.interpolate import sincos_interpolation, slerp
 from jaxgen.nn import policy
 from jaxgen.nn.unet import MLPDenoiser, UNet
-from jaxgen.latent.interpolate import slerp
 from jaxgen.samplers import diffusion as samplers
 from jaxgen.samplers import guidance as guidance_lib
 from jaxgen.samplers import schedules, solvers
