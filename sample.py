@@ -15,7 +15,8 @@ Family options (a family rejects those it does not support, naming the ones it d
 config.json, before the checkpoint loads):
   --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
   --latent_grid=N --latent_scatter=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
-  --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
+  --sampler=ddim|ddpm|dpm_solver_2m|heun --steps_sweep=1,2,3,5,20,100 --guidance=W --invert (diffusion)
+  --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
   --layer_weights=coarse=1,middle=0.5,fine=0.1  --noise_mode=const|random|none  --mix-crossover=L (style-based)
 """
@@ -37,7 +38,11 @@ flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the latest
 flags.DEFINE_integer("label", None, "Class to generate (conditional models).")
 flags.DEFINE_bool("class_grid", None, "One row per class (conditional models).")
 flags.DEFINE_integer("steps", None, "Sampler steps (Langevin steps for the EBM, reverse-diffusion steps).")
-flags.DEFINE_string("sampler", None, "Diffusion: ddim (deterministic, the reference) or ddpm (ancestral).")
+flags.DEFINE_string("sampler", None, "Diffusion: ddim (deterministic, the reference), ddpm (ancestral), "
+                    "dpm_solver_2m (DPM-Solver++(2M)) or heun (EDM's Heun; 2 steps - 1 network evaluations).")
+flags.DEFINE_float("guidance", None, "Diffusion, class-conditional: classifier-free guidance weight w >= 0.")
+flags.DEFINE_bool("invert", None, "Diffusion: DDIM-invert test images and decode them again; with --interpolate, "
+                  "interpolate between pairs of inverted test images.")
 flags.DEFINE_string("steps_sweep", None, "Diffusion: decode the same noise with each step count, e.g. 1,2,3,5,20,100.")
 flags.DEFINE_bool("chain", None, "EBM: write the Langevin chain strip at the reference's steps.")
 flags.DEFINE_float("truncation", None, "Truncation psi in W (style-based generator).")
@@ -59,9 +64,9 @@ flags.DEFINE_string("layer_weights", None, "Style-based edits: per-layer weights
 flags.DEFINE_string("noise_mode", None, "Style-based: per-layer noise 'random', 'const' (fixed maps) or 'none'.")
 cli.define_distributed_flags()
 
-OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "steps_sweep", "chain", "truncation", "truncated_z",
-                "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "latent_scatter", "direction",
-                "alphas", "mix-crossover", "layer_weights", "noise_mode")
+OPTION_FLAGS = ("label", "class_grid", "steps", "sampler", "guidance", "invert", "steps_sweep", "chain", "truncation",
+                "truncated_z", "dot_steps", "dot_step_size", "dot_k", "interpolate", "latent_grid", "latent_scatter",
+                "direction", "alphas", "mix-crossover", "layer_weights", "noise_mode")
 
 
 def user_options() -> dict:

@@ -4,6 +4,8 @@
                             [--steps=K]   # sampler steps for EBM/diffusion runs
                             [--dot_steps=N]   # GANs: 0 scores the generator without config.sample's DOT
                             [--overwrite]     # replace an existing result instead of writing a new file
+                            [--sampler=NAME] [--guidance=W]   # diffusion sampler / classifier-free guidance
+                            [--nfe=5,10,20,50,100]   # diffusion: quality vs NFE per sampler (curve PNG + JSON)
 
 What is measured depends on the run (`plan`; docs/design.md §11): toy 2-D mode metrics, classifier-feature
 Fréchet distance / confidence / label entropy (/ label accuracy) / k-NN precision and recall beside their real
@@ -50,13 +52,17 @@ def _define_flags():
   flags.DEFINE_integer("dot_steps", None, "GANs: discriminator optimal transport steps, overriding "
                        "config.sample.dot_steps (0: score the generator's own samples).")
   flags.DEFINE_integer("iwae_k", 100, "Importance samples K of the VAE likelihood bound (K=1: the ELBO).")
+  flags.DEFINE_string("sampler", None, "Diffusion: ddim, ddpm, dpm_solver_2m or heun, overriding config.sample.")
+  flags.DEFINE_float("guidance", None, "Class-conditional diffusion: guidance weight w, overriding config.sample.")
+  flags.DEFINE_string("nfe", None, "Diffusion: score every sampler at these network-evaluation budgets, e.g. "
+                      "5,10,20,50,100; writes a curve PNG and JSON (default <workdir>/quality_vs_nfe.json).")
   cli.define_distributed_flags()
 
 
 def _command_line_options() -> dict:
-  """The sample options set on the command line (--steps, --dot_steps)."""
+  """The sample options set on the command line (--steps, --dot_steps, --sampler, --guidance)."""
   f = flags.FLAGS
-  return {name: f[name].value for name in ("steps", "dot_steps") if f[name].value is not None}
+  return {name: f[name].value for name in ("steps", "dot_steps", "sampler", "guidance") if f[name].value is not None}
 
 
 def _describe_result(path: str) -> str:
@@ -133,7 +139,7 @@ from jaxgen import data as jdata
 from jaxgen.data.pipeline import Pipeline
 from jaxgen.metrics import classifier as clf_lib
 from jaxgen.metrics.classifier import CLASSIFIER_DATASETS
-from jaxgen.metrics import frechet, inception, likelihood, toy2d
+from jaxgen.metrics import frechet, inception, likelihood, nfe_curve, toy2d
 from jaxgen.run import load
 from jaxgen.train import collectives
 
@@ -496,6 +502,10 @@ def main(argv):
   cli.init_distributed()
   lead = jax.process_index() == 0
   run = load(FLAGS.workdir, step=FLAGS.step)
+  if FLAGS.nfe is not None:      # quality vs NFE: every diffusion sampler at every budget (jaxgen.metrics.nfe_curve)
+    nfe_curve.run_curve(run, FLAGS.nfe, lambda o: evaluate(run, num=FLAGS.num, seed=FLAGS.seed, iwae_k=FLAGS.iwae_k,
+                        sample_options={**options, **o}), json_path=FLAGS.json, lead=lead)
+    return
 
   def choose_output():
     path, note = output_path(FLAGS.json, FLAGS.workdir, FLAGS.overwrite)

@@ -336,3 +336,139 @@ def test_ddm_digits_samples_are_recognisable(tmp_path):
   assert conf >= 0.8                       # measured 86-88 % (two training seeds, three sample seeds)
 
 
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fast solvers, DDIM inversion and class-conditional models in the family (the samplers themselves:
+# tests/test_solvers.py).
+
+
+def test_family_samplers_and_inversion(trained):
+  """DDIM inversion of real images then DDIM gives the images back; interpolate_images starts and ends at the two
+  reconstructions; sample_outputs(invert=True) shows them. (The new samplers in the family: the class grid of
+  test_conditional_sampling_with_guidance.)"""
+  config, x, initial, state, losses, _ = trained
+  key = jax.random.PRNGKey(4)
+  k_noise, _ = jax.random.split(key)
+  with pytest.raises(JaxgenError, match="sampler='euler'"):
+    family.sample(state, key, 2, sampler="euler")
+  with pytest.raises(JaxgenError, match="guidance.*unconditional"):
+    family.sample(state, key, 2, guidance=1.0)
+  with pytest.raises(JaxgenError, match="label needs"):
+    family.sample(state, key, 2, label=3)
+  # Every call below inverts 4 images and decodes 4 noises with 10 steps: two compiles.
+  images = family.split_images(config, k_noise, 4)
+  again = family.generate(state, key, 4, 10, family.invert(state, images, steps=10))
+  print("round trip max error (2 refinements)", np.abs(np.asarray(again) - images).max())
+  np.testing.assert_allclose(np.asarray(again), images, atol=1e-3)      # in [0, 1] units
+  frames = family.interpolate_images(state, images[:2], images[2:], 2, steps=10)
+  np.testing.assert_allclose(np.asarray(frames), np.asarray(again)[[0, 2, 1, 3]], atol=1e-5)
+  out = family.sample_outputs(state, config, key, 4, {"invert": True, "steps": 10})
+  np.testing.assert_allclose(np.asarray(out["samples"]), np.concatenate([images, again]), atol=1e-5)
+  assert out["ncols"] == 4 and out["row_labels"][0] == "test images" and "RMS" in out["row_labels"][1]
+  out = family.sample_outputs(state, config, key, 2, {"invert": True, "interpolate": 2, "steps": 10})
+  assert out["samples"].shape == (4, 8, 8, 1) and out["ncols"] == 2
+  with pytest.raises(JaxgenError, match="invert works alone"):
+    family.sample_outputs(state, config, key, 2, {"invert": True, "steps_sweep": "1,2"})
+
+
+def test_conditional_unet_adds_a_label_embedding():
+  """With the label's embedding row set to zero the conditional U-Net is the unconditional one (same weights)."""
+  from jaxgen.nn.unet import UNet
+  kw = dict(widths=(4,), block_depth=1, bottleneck_width=4, bottleneck_depth=1, embedding_dim=8)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 4, 1))
+  var = jnp.array([0.3, 0.7]).reshape(2, 1, 1, 1)
+  cond = jax.jit(lambda: UNet(num_classes=3, **kw).init(jax.random.PRNGKey(1), x, var, labels=jnp.array([0, 3])))()
+  params = jax.tree.map(lambda p: p + 0.1, cond["params"])                 # a nonzero head
+  table = params["label_embedding"]["embedding"]
+  assert table.shape == (4, 8)                                             # 3 classes + the null class
+  params = {**params, "label_embedding": {"embedding": table.at[3].set(0.0)}}
+  plain = {k: v for k, v in params.items() if k != "label_embedding"}
+
+  @jax.jit
+  def outputs(params, plain):
+    variables = {"params": params, "batch_stats": cond["batch_stats"]}
+    return (UNet(num_classes=3, **kw).apply(variables, x, var, labels=jnp.array([3, 3])),
+            UNet(**kw).apply({"params": plain, "batch_stats": cond["batch_stats"]}, x, var),
+            UNet(num_classes=3, **kw).apply(variables, x, var, labels=jnp.array([1, 3])))
+
+  got, want, other = (np.asarray(a) for a in outputs(params, plain))
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  assert np.abs(other[0] - got[0]).max() > 1e-3 and np.allclose(other[1], got[1])
+
+
+@pytest.fixture(scope="module")
+def conditional():
+  config = load_config("ddm_digits_cond", **{"model.widths": (4,), "model.block_depth": 1,
+                                             "model.bottleneck_width": 4, "model.bottleneck_depth": 1,
+                                             "model.embedding_dim": 8, "sample.steps": 2})
+  rng = np.random.default_rng(0)
+  batch = {"x": rng.uniform(size=(16, 8, 8, 1)).astype(np.float32), "label": rng.integers(0, 10, 16).astype(np.int32)}
+  state = family.init(config, jax.random.PRNGKey(0), batch)
+  return config, batch, state
+
+
+def test_conditional_training_drops_labels_to_the_null_class(conditional):
+  config, batch, state = conditional
+  key = jax.random.PRNGKey(3)
+  labels = jnp.arange(200_000) % 10
+  got = family.training_labels(state, {"label": labels}, key)
+  dropped = np.asarray(got == 10)
+  assert abs(dropped.mean() - 0.1) < 0.003                       # model.label_dropout = 0.1
+  np.testing.assert_array_equal(np.asarray(got)[~dropped], np.asarray(labels)[~dropped])
+
+  @jax.jit
+  def step_and_twin(state):
+    """The training step's loss, and the L1 of the network fed exactly training_labels(...)."""
+    _, metrics = family.train_step(state, batch, key)
+    eps, x_t, noise_rates = family.noised_batch(state, batch["x"], key)
+    eps_hat, _ = family._apply(state, state.params, state.batch_stats, x_t, noise_rates, train=True,
+                               labels=family.training_labels(state, batch, key))
+    return metrics["n_loss"], family.noise_loss(eps, eps_hat)
+
+  loss, twin = step_and_twin(state)
+  np.testing.assert_allclose(float(loss), float(twin), rtol=1e-5)
+  with pytest.raises(JaxgenError, match="label"):
+    family.train_step(state, {"x": batch["x"]}, key)
+
+
+def test_conditional_sampling_with_guidance(conditional):
+  """eps_w = (1 + w) eps(x, c) - w eps(x, null) on the family's network; w = 0 is the conditional prediction;
+  labels reach the sampler (class_grid rows: the generic Heun solver on the guided EMA network, label=K, the
+  uniform default)."""
+  from jaxgen.samplers import solvers
+  config, batch, state = conditional
+  state = state.replace(ema_params=jax.tree.map(lambda p: p + 0.05, state.ema_params))   # a nonzero head
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 8, 8, 1))
+  noise, signal = schedules.offset_cosine(jnp.full((3, 1, 1, 1), 0.5))
+  labels = jnp.array([1, 7, 7])
+
+  @jax.jit
+  def predictions(state):
+    net = lambda l: family._apply(state, state.ema_params, state.ema_batch_stats, x, noise, False, labels=l)
+    return (net(labels), net(jnp.full((3,), 10)), family.eps_fn(state)(x, noise, signal),
+            [family.eps_fn(state, labels=labels, guidance=w)(x, noise, signal) for w in (0.0, 3.0)])
+
+  cond, null, unguided, guided = jax.tree.map(np.asarray, predictions(state))
+  assert np.abs(cond - null).max() > 1e-3
+  for w, got in zip((0.0, 3.0), guided):
+    np.testing.assert_allclose(got, (1 + w) * cond - w * null, atol=1e-5)
+  np.testing.assert_allclose(unguided, null, atol=1e-6)
+  key = jax.random.PRNGKey(5)
+  out = family.sample_outputs(state, config, key, 20, {"class_grid": True, "guidance": 2.0, "steps": 2,
+                                                       "sampler": "heun"})
+  assert out["samples"].shape == (20, 8, 8, 1) and out["ncols"] == 2 and out["row_labels"][9] == "class 9"
+  np.testing.assert_array_equal(np.asarray(out["labels"]), np.repeat(np.arange(10), 2))
+  k_noise, k_sampler = jax.random.split(key)
+  col_noise = jax.random.normal(k_noise, (2, 8, 8, 1))
+  labels = jnp.repeat(jnp.arange(10), 2)
+  x0 = jax.jit(lambda n: solvers.heun(family.eps_fn(state, labels=labels, guidance=2.0), n,
+                                      schedules.offset_cosine, 2))(jnp.tile(col_noise, (10, 1, 1, 1)))
+  np.testing.assert_allclose(np.asarray(out["samples"]), np.asarray(family.denormalize(state, x0)), atol=1e-4)
+  out = family.sample_outputs(state, config, key, 20, {"label": 7, "steps": 2, "guidance": 2.0, "sampler": "heun"})
+  np.testing.assert_array_equal(np.asarray(out["labels"]), [7] * 20)
+  assert set(np.asarray(family.sample_labels(state, key, 500)).tolist()) == set(range(10))
+  with pytest.raises(JaxgenError, match=r"label=11 is not allowed; choose an integer in \[0, 9\]"):
+    family.sample(state, key, 2, label=11)
+  with pytest.raises(JaxgenError, match="guidance=-1"):
+    family.sample(state, key, 2, guidance=-1)

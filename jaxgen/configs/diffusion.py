@@ -21,6 +21,8 @@ def get_config():
   m.ema_decay = 0.999                     # EMA of the weights used for sampling, in [0, 1)
   m.ema_warmup = True                     # decay min(ema_decay, (1 + n) / (10 + n))
   m.ddpm_variance = "posterior"           # ancestral sampler's sigma^2: "posterior" (beta-tilde) | "beta"
+  m.num_classes = 0                       # > 0: class-conditional (the data's label count), classifier-free guidance
+  m.label_dropout = 0.1                   # conditional: probability of training on the null class, in [0, 1)
   o = c.optim                             # AdamW
   o.learning_rate = 1e-3
   o.b1, o.b2 = 0.9, 0.999
@@ -34,5 +36,6 @@ def get_config():
   t.sample_every = 1000
   s = c.sample
   s.steps = 20                            # reverse-diffusion steps, >= 1
-  s.sampler = "ddim"                      # "ddim" (deterministic, the reference) | "ddpm" (ancestral)
+  s.sampler = "ddim"                      # "ddim" (the reference) | "ddpm" (ancestral) | "dpm_solver_2m" | "heun"
+  s.guidance = 0.0                        # conditional: classifier-free guidance weight w >= 0 (0: none)
   return c

@@ -16,14 +16,14 @@ SAMPLE_OPTIONS = {
     "stylegan": ("truncation", "noise_mode", "pca_samples", "boundary_samples", "layer_weights", "alpha_units",
                  "interp_space"),
     "ebm": ("steps", "chain", "step_size_start", "temperature"),
-    "diffusion": ("steps", "sampler", "initial_noise"),
+    "diffusion": ("steps", "sampler", "initial_noise", "label", "guidance"),
 }
 # Grids, strips and sweeps that only sample_outputs writes (the other families' outputs take SAMPLE_OPTIONS).
 OUTPUT_OPTIONS = {
     "autoencoder": _LATENT_GRID + ("latent_scatter",),   # latent_scatter=N: the encoder means of N images
     "vae": _LATENT_GRID + ("latent_scatter",),
     "stylegan": ("truncation", "interpolate", "direction", "alphas", "mix_crossover"),
-    "diffusion": ("steps", "sampler", "steps_sweep", "interpolate"),
+    "diffusion": ("steps", "sampler", "steps_sweep", "interpolate", "label", "guidance", "class_grid", "invert"),
 }
 RENAMED_OPTIONS = {
     "autoencoder": {"interpolate": "latent_grid"},

@@ -2,9 +2,12 @@
 with the Keras defaults made explicit; its layers, widths and parameter counts: docs/reference.md §8) and an MLP for
 2-D toy data. The U-Net works for any H, W divisible by 2^len(widths) and any channel count:
 
-    x = Conv1x1(32)(x_t) || upsample(sinusoidal_embedding(noise_variance))   -> H x W x 64
+    x = Conv1x1(32)(x_t) || upsample(sinusoidal_embedding(noise_variance) [+ label_embedding(label)])  -> HxWx64
     DownBlock(32) -> DownBlock(64) -> DownBlock(96) -> ResidualBlock(128) x 2 -> UpBlock(96) -> UpBlock(64)
     -> UpBlock(32) -> Conv1x1(channels, zero-initialised)                    -> eps_hat
+
+With num_classes = K > 0 the U-Net is class-conditional for classifier-free guidance (Ho & Salimans 2022): a
+learned embedding of the label in [0, K] (K: the null class, "no label") is added to the noise embedding.
 """
 from typing import Sequence
 
@@ -49,7 +52,10 @@ class ResidualBlock(nn.Module):
 
 
 class UNet(nn.Module):
-  """eps_hat = UNet()(x_t (B,H,W,C), noise_variances (B,1,1,1), train). Output (B,H,W,C) (or out_channels)."""
+  """eps_hat = UNet()(x_t (B,H,W,C), noise_variances (B,1,1,1), train, labels (B,) int in [0, num_classes]).
+
+  Output (B,H,W,C) (or out_channels). `labels` only (and then always) for num_classes > 0.
+  """
   widths: Sequence[int] = (32, 64, 96)
   block_depth: int = 2
   bottleneck_width: int = 128
@@ -57,14 +63,20 @@ class UNet(nn.Module):
   embedding_dim: int = 32
   out_channels: int = 0  # 0: the input's channel count
   conv_impl: str = "auto"  # "auto" (per backend) or a key of jaxgen.nn.conv.CONV_IMPLS (same function)
+  num_classes: int = 0     # > 0: class-conditional on labels 0..num_classes - 1, num_classes = the null class
 
   @nn.compact
-  def __call__(self, x_t, noise_variances, train: bool = False):
+  def __call__(self, x_t, noise_variances, train: bool = False, labels=None):
     b, h, w, c = x_t.shape
     factor = 2 ** len(self.widths)
     if h % factor or w % factor:
       raise ValueError(f"UNet: image size {h}x{w} must be divisible by {factor} (2 ** len(widths)).")
+    if (labels is None) != (self.num_classes == 0):
+      raise ValueError(f"UNet(num_classes={self.num_classes}) needs labels exactly when num_classes > 0.")
     emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim, dtype=x_t.dtype)
+    if self.num_classes:
+      label_emb = nn.Embed(self.num_classes + 1, self.embedding_dim, name="label_embedding")(labels)
+      emb = emb + jnp.reshape(label_emb, (b, 1, 1, self.embedding_dim)).astype(emb.dtype)
     emb = jnp.broadcast_to(emb, (b, h, w, self.embedding_dim))       # UpSampling2D(size=H, "nearest") of 1x1
     x = jnp.concatenate([_conv(self.widths[0], 1, impl=self.conv_impl)(x_t), emb], axis=-1)
 

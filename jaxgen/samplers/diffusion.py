@@ -19,7 +19,7 @@ from jaxgen.samplers.schedules import Schedule
 EpsFn = Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]
 
 
-def _rates(schedule: Schedule, t, x: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
+def rates_at(schedule: Schedule, t, x: jnp.ndarray) -> Tuple[jnp.ndarray, jnp.ndarray]:
   """Schedule rates at scalar time `t`, shaped (n, 1, ..., 1) for `x` of shape (n, ...)."""
   shape = (x.shape[0],) + (1,) * (x.ndim - 1)
   noise_rates, signal_rates = schedule(jnp.full(shape, t, jnp.float32))
@@ -60,10 +60,10 @@ def predict_x0(x_t, eps_hat, noise_rates, signal_rates):
 
 def ddim_step(eps_fn: EpsFn, x_t: jnp.ndarray, t, t_next, schedule: Schedule):
   """One deterministic DDIM step from time t to t_next < t. Returns (x_{t_next}, x0_hat, eps_hat)."""
-  noise_rates, signal_rates = _rates(schedule, t, x_t)
+  noise_rates, signal_rates = rates_at(schedule, t, x_t)
   eps_hat = eps_fn(x_t, noise_rates, signal_rates)
   x0_hat = predict_x0(x_t, eps_hat, noise_rates, signal_rates)
-  next_noise_rates, next_signal_rates = _rates(schedule, t_next, x_t)
+  next_noise_rates, next_signal_rates = rates_at(schedule, t_next, x_t)
   x_next = next_signal_rates * x0_hat + next_noise_rates * eps_hat
   return x_next, x0_hat, eps_hat
 
@@ -99,8 +99,8 @@ def ddpm_step(eps_fn: EpsFn, x_t: jnp.ndarray, t, t_next, key: jax.Array, schedu
   alpha = abar(t)/abar(t_next), beta = 1 - alpha; x_next = (x_t - beta/sqrt(1 - abar(t)) eps_hat)/sqrt(alpha)
   + sigma z with sigma^2 = beta (1 - abar(t_next))/(1 - abar(t)) ("posterior") or beta ("beta").
   """
-  noise_rates, signal_rates = _rates(schedule, t, x_t)
-  _, next_signal_rates = _rates(schedule, t_next, x_t)
+  noise_rates, signal_rates = rates_at(schedule, t, x_t)
+  _, next_signal_rates = rates_at(schedule, t_next, x_t)
   eps_hat = eps_fn(x_t, noise_rates, signal_rates)
   abar_t, abar_next = signal_rates ** 2, next_signal_rates ** 2
   alpha = abar_t / abar_next
@@ -139,3 +139,47 @@ def ddpm(eps_fn: EpsFn, x_T: jnp.ndarray, key: jax.Array, schedule: Schedule, st
 
   _, x0_hats = jax.lax.scan(body, x_T, (t, t_next, jax.random.split(key, steps)))
   return x0_hats[-1]
+
+
+def check_refine(refine) -> int:
+  """`refine` (fixed-point iterations per inversion step) as a Python int >= 0; JaxgenError otherwise."""
+  if not isinstance(refine, int) or isinstance(refine, bool) or refine < 0:
+    raise JaxgenError(f"refine={refine!r} must be an integer >= 0 (fixed-point iterations per inversion step).")
+  return refine
+
+
+def ddim_invert(eps_fn: EpsFn, x0: jnp.ndarray, schedule: Schedule, steps: int, refine: int = 0) -> jnp.ndarray:
+  """DDIM inversion: the noise x_T that `ddim(eps_fn, x_T, schedule, steps)` maps (back) to the data x0.
+
+  In the EDM variables sigma = noise_rate / signal_rate, x~ = x / signal_rate, `ddim`'s step k is Euler's method
+  x~_{k+1} = x~_k + (sigma_{k+1} - sigma_k) eps_hat(x~_k, t_k) on its times t_k = 1 - k/steps, and its output (the
+  last x0_hat) is the step to sigma_steps = 0. Inversion runs these steps backwards from x~_steps = x0: the
+  reversed update x~_k = x~_{k+1} + (sigma_k - sigma_{k+1}) eps_hat(x~_{k+1}, t_k) takes eps at the point it has
+  and the time it goes to (so the first step needs no prediction at noise 0, and for offset_cosine none below
+  the schedule's range). Its error per step is O(step^2) where eps varies with x; `refine` > 0 fixed-point
+  iterations x~_k <- x~_{k+1} + (sigma_k - sigma_{k+1}) eps_hat(x~_k, t_k) solve the implicit step exactly (they
+  converge where |sigma_k - sigma_{k+1}| times eps_hat's Lipschitz constant is below 1). NFE: steps (1 + refine).
+
+  x0: (n, ...) in the model's normalised data space. Returns x_T (n, ...), the VP state at t = 1.
+  """
+  steps, refine = check_steps(steps), check_refine(refine)
+  t, _ = step_times(steps)
+  noise, signal = schedule(t)
+  sigmas = noise / signal
+  sigmas_after = jnp.concatenate([sigmas[1:], jnp.zeros((1,), sigmas.dtype)])   # sigma_{k+1}; 0 after the last
+  t_after = jnp.concatenate([t[1:], t[-1:]])          # the time of x~_{k+1}; the data's (sigma 0) taken as t_{N-1}
+
+  def eps_tilde(x_tilde, t_k):
+    noise_rates, signal_rates = rates_at(schedule, t_k, x_tilde)
+    return eps_fn(signal_rates * x_tilde, noise_rates, signal_rates)
+
+  def body(x_tilde, inputs):                                  # x~_{k+1} -> x~_k
+    t_k, t_k_after, sigma_k, sigma_after = inputs
+    x_k = x_tilde + (sigma_k - sigma_after) * eps_tilde(x_tilde, t_k_after)
+    for _ in range(refine):
+      x_k = x_tilde + (sigma_k - sigma_after) * eps_tilde(x_k, t_k)
+    return x_k, None
+
+  x_tilde, _ = jax.lax.scan(body, x0, (t, t_after, sigmas, sigmas_after), reverse=True)
+  _, signal_T = rates_at(schedule, 1.0, x0)
+  return signal_T * x_tilde
