@@ -7,7 +7,9 @@ with the Keras defaults made explicit; its layers, widths and parameter counts: 
     -> UpBlock(32) -> Conv1x1(channels, zero-initialised)                    -> eps_hat
 
 With num_classes = K > 0 the U-Net is class-conditional for classifier-free guidance (Ho & Salimans 2022): a
-learned embedding of the label in [0, K] (K: the null class, "no label") is added to the noise embedding.
+learned embedding of the label in [0, K] (K: the null class, "no label") is added, through a Dense layer of its
+own, between the two convolutions of every residual block (as DDPM's U-Net adds its time embedding): entering at
+the input alone, the label had to survive every block and 2,500 steps on MNIST left it followed by 12 % of samples.
 """
 from typing import Sequence
 
@@ -38,15 +40,18 @@ def upsample_bilinear_2x(x: jnp.ndarray) -> jnp.ndarray:
 
 
 class ResidualBlock(nn.Module):
-  """BN (no affine) -> Conv3x3 + swish -> Conv3x3, plus the input (1x1-projected when the widths differ)."""
+  """BN (no affine) -> Conv3x3 + swish [+ Dense(cond)] -> Conv3x3, plus the input (1x1-projected when the widths
+  differ). `cond` (B, D): a conditioning vector added to every pixel between the convolutions (DDPM's ResBlock)."""
   width: int
   conv_impl: str = "auto"
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, cond=None):
     residual = x if x.shape[-1] == self.width else _conv(self.width, 1, name="residual", impl=self.conv_impl)(x)
     x = layers.BatchNorm(use_running_average=not train, use_bias=False, use_scale=False)(x)  # Keras 0.99 / 1e-3
     x = nn.swish(_conv(self.width, 3, impl=self.conv_impl)(x))
+    if cond is not None:
+      x = x + nn.Dense(self.width, kernel_init=_kernel_init, name="cond")(cond)[:, None, None, :].astype(x.dtype)
     x = _conv(self.width, 3, impl=self.conv_impl)(x)
     return x + residual
 
@@ -74,25 +79,26 @@ class UNet(nn.Module):
     if (labels is None) != (self.num_classes == 0):
       raise ValueError(f"UNet(num_classes={self.num_classes}) needs labels exactly when num_classes > 0.")
     emb = sinusoidal_embedding(jnp.reshape(noise_variances, (b, 1, 1, 1)), self.embedding_dim, dtype=x_t.dtype)
-    if self.num_classes:
-      label_emb = nn.Embed(self.num_classes + 1, self.embedding_dim, name="label_embedding")(labels)
-      emb = emb + jnp.reshape(label_emb, (b, 1, 1, self.embedding_dim)).astype(emb.dtype)
+    cond = None
+    if self.num_classes:   # the label, embedded at unit scale, enters every residual block
+      cond = nn.Embed(self.num_classes + 1, self.embedding_dim, embedding_init=nn.initializers.normal(1.0),
+                      name="label_embedding")(labels)
     emb = jnp.broadcast_to(emb, (b, h, w, self.embedding_dim))       # UpSampling2D(size=H, "nearest") of 1x1
     x = jnp.concatenate([_conv(self.widths[0], 1, impl=self.conv_impl)(x_t), emb], axis=-1)
 
     skips = []
     for width in self.widths:                                          # DownBlocks
       for _ in range(self.block_depth):
-        x = ResidualBlock(width, self.conv_impl)(x, train)
+        x = ResidualBlock(width, self.conv_impl)(x, train, cond)
         skips.append(x)
       x = nn.avg_pool(x, (2, 2), strides=(2, 2))
     for _ in range(self.bottleneck_depth):
-      x = ResidualBlock(self.bottleneck_width, self.conv_impl)(x, train)
+      x = ResidualBlock(self.bottleneck_width, self.conv_impl)(x, train, cond)
     for width in reversed(self.widths):                                # UpBlocks
       x = upsample_bilinear_2x(x)
       for _ in range(self.block_depth):
         x = jnp.concatenate([x, skips.pop()], axis=-1)
-        x = ResidualBlock(width, self.conv_impl)(x, train)
+        x = ResidualBlock(width, self.conv_impl)(x, train, cond)
     return _conv(self.out_channels or c, 1, name="head", impl=self.conv_impl,
                  kernel_init=nn.initializers.zeros)(x)
 
