@@ -8,8 +8,8 @@ with the Keras defaults made explicit; its layers, widths and parameter counts: 
 
 With num_classes = K > 0 the U-Net is class-conditional for classifier-free guidance (Ho & Salimans 2022): a
 learned embedding of the label in [0, K] (K: the null class, "no label") is added, through a Dense layer of its
-own, between the two convolutions of every residual block (as DDPM's U-Net adds its time embedding): entering at
-the input alone, the label had to survive every block and 2,500 steps on MNIST left it followed by 12 % of samples.
+own, between the two convolutions of every residual block, as DDPM's U-Net adds its time embedding (entering at
+the input alone, the label must survive every block, and short trainings learn to ignore it: docs/results.md).
 """
 from typing import Sequence
 
