@@ -80,6 +80,7 @@ def main(argv):
   import jaxgen
   from jaxgen import viz
   from jaxgen.train import collectives
+  from jaxgen.train import workdir as workdir_lib
   lead = jax.process_index() == 0
   collectives.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
@@ -91,12 +92,17 @@ def main(argv):
     arrays = {"samples": samples}
     if "labels" in out:
       arrays["labels"] = np.asarray(out["labels"])
-    np.savez(FLAGS.out, **arrays)
+    write = lambda tmp: np.savez(tmp, **arrays)
   elif samples.ndim == 2:
-    viz.save_points(samples, FLAGS.out, data_name=run.config.data.name)
+    write = lambda tmp: viz.save_points(samples, tmp, data_name=run.config.data.name)
   else:
-    viz.save_image_grid(samples, FLAGS.out, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
-                        col_labels=out.get("col_labels"))
+    write = lambda tmp: viz.save_image_grid(samples, tmp, ncols=out.get("ncols"), row_labels=out.get("row_labels"),
+                                            col_labels=out.get("col_labels"))
+  try:  # all or nothing: a failed write (a full disk) leaves the file that was at --out as it was
+    workdir_lib.atomic_write(FLAGS.out, write)
+  except OSError as e:
+    cli.fail(f"cannot write --out={FLAGS.out!r} ({e.strerror or e}); the file that was there is unchanged.",
+             cli.RUN_FAILURE, hard=True)
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

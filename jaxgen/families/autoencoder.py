@@ -345,6 +345,9 @@ def grid_outputs(sample_fn, owner: str, state, key, num: int, options) -> dict:
   """`sample.py` outputs of the AE and VAE families: {"samples"} from `sample_fn(state, key, num, **options)`,
   with "ncols" n when `latent_grid=n` (the n×n decoded grid)."""
   options = supported_options(owner, options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
+  n = options.get("latent_grid")
+  check(n is None or (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000),
+        f"latent_grid={n!r} is not allowed; choose an integer n in [1, 1000] (an n x n grid).")
   out = {"samples": sample_fn(state, key, num, **options)}
   if options.get("latent_grid"):
     out["ncols"] = int(options["latent_grid"])

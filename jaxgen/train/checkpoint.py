@@ -95,8 +95,10 @@ def _save_error(mngr, step, e) -> CheckpointSaveError:
             f"{', '.join(map(str, kept))}) {'are' if len(kept) > 1 else 'is'} intact" if kept
             else "no earlier checkpoint exists")
   what = f"checkpoint step {step}" if step is not None else "a checkpoint"
-  return CheckpointSaveError(f"could not save {what} in {mngr.directory} ({root_cause(e)}); training stopped and "
-                             f"{intact}. Free space (or fix the cause) and run the same command to resume.")
+  error = CheckpointSaveError(f"could not save {what} in {mngr.directory} ({root_cause(e)}); training stopped and "
+                              f"{intact}. Free space (or fix the cause) and run the same command to resume.")
+  error.cause = root_cause(e)   # the reason alone, for callers that word their own message (jaxgen.convert)
+  return error
 
 
 def _step_items(mngr, step) -> set:
