@@ -12,7 +12,7 @@ Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the sa
 replicated over all devices), process 0 alone writes --out and prints.
 
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
+  --label=K --class_grid (conditional GANs and StyleGAN2-ADA)  --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
   --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7

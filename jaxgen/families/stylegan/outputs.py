@@ -210,10 +210,8 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   alphas='lo:hi:n'     the alpha values (default '-4:4:7').
   mix_crossover=L      style mixing: an (n+1) x (n+1) grid, n = floor(sqrt(num)): first column sources A, first row
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
-  label=K              conditional generators (model.c_dim > 0): every output of class K (default: the classes in
-                       turn, see `conditioning`).
-  class_grid           conditional generators: one row per class, column j sharing z_j (max(1, num // c_dim)
-                       columns).
+  label=K, class_grid  conditional generators (model.c_dim > 0): every output of class K (default: the classes in
+                       turn), or one row per class, column j sharing z_j (max(1, num // c_dim) columns).
   Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "labels" and "row_labels" for conditional outputs}.
   """
   supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_OPTIONS))
@@ -232,14 +230,8 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   def trunc(w):
     return truncate(w, state.w_avg, psi)
 
-  if options.get("class_grid"):
-    check(not modes and label is None, "option 'class_grid' cannot be combined with label, interpolate, direction "
-          "or mix_crossover.")
-    return class_grid(state, key, num, psi, noise_mode)
   if not modes:
-    out = {"samples": sample(state, key, num, **{**settings, "truncation": psi, "label": label})}
-    c = conditioning(state, num, label)
-    return out if c is None else {**out, "labels": jnp.argmax(c, axis=1)}
+    return _samples(state, key, num, {**settings, "truncation": psi}, label, bool(options.get("class_grid")))
 
   # Edits and interpolations share one noise map per layer so that only the latent changes along a row.
   frames_mode = "const" if noise_mode == "random" else noise_mode
@@ -291,9 +283,21 @@ def _checked_label(state: State, options: dict) -> Optional[int]:
     check(options.get(name) in (None, False) or c_dim > 0, f"{name} needs a conditional generator (model.c_dim > "
           "0, e.g. a converted conditional StyleGAN2-ADA network); this one is unconditional.")
   label = options.get("label")
+  together = [k for k in ("label", "interpolate", "direction", "mix_crossover") if options.get(k) is not None]
+  check(not options.get("class_grid") or not together, f"option 'class_grid' cannot be combined with "
+        f"{', '.join(together)}.")
   check(label is None or (isinstance(label, int) and not isinstance(label, bool) and 0 <= label < c_dim),
         f"label={label!r} is not allowed; choose an integer in [0, {c_dim - 1}].")
   return label
+
+
+def _samples(state: State, key, num: int, settings: dict, label, grid: bool) -> dict:
+  """Plain samples (with their labels for a conditional generator), or the class grid."""
+  if grid:
+    return class_grid(state, key, num, float(settings["truncation"]), settings.get("noise_mode", "random"))
+  out = {"samples": sample(state, key, num, **settings, label=label)}
+  c = conditioning(state, num, label)
+  return out if c is None else {**out, "labels": jnp.argmax(c, axis=1)}
 
 
 def class_grid(state: State, key, num: int, psi: float, noise_mode: str) -> dict:
