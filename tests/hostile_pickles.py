@@ -2,8 +2,8 @@
 wrong), and a runner that converts each in a forked child and reports how it ended.
 
   python tests/hostile_pickles.py DIR    writes DIR/<case>.pkl, then prints one JSON line per case:
-      {"case", "status" (the child's exit status; -N: killed by signal N), "line" (its stderr), "seconds",
-       "rss_mb" (the child's peak RSS above the parent's RSS at the fork)}
+      {"case", "status" (the child's exit status; -N: killed by signal N), "line" (its stderr), "seconds" (wall),
+       "cpu_seconds" (the child's user + system time), "rss_mb" (the child's peak RSS above its RSS at the start)}
 
 The runner imports the converter (and so JAX) once and forks per case: every case costs milliseconds, not a new
 Python + JAX start. The parent never starts a JAX backend, so forking is safe. The child emulates the command line:
@@ -289,7 +289,7 @@ def run_case(path: str, out_dir: str) -> dict:
   code = os.waitstatus_to_exitcode(wait_status)
   text, base = open(err_path).read(), float(open(rss_path).read())
   return {"case": os.path.basename(path)[:-4], "status": code, "line": text, "seconds": round(seconds, 3),
-          "rss_mb": round(usage.ru_maxrss / 1024 - base, 1)}
+          "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3), "rss_mb": round(usage.ru_maxrss / 1024 - base, 1)}
 
 
 def signal_alarm(seconds: int) -> None:

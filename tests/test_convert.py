@@ -127,13 +127,16 @@ def corpus_results(tmp_path_factory):
 def test_every_hostile_file_ends_in_one_line_within_the_budget(corpus_results):
   """Raw-pointer interfaces, dtype offsets, stride 0, object/void dtypes, hash and str bombs of shared structure,
   deep nesting, memo and length bombs, code execution, broken init kwargs and module states: none crashes, each
-  ends within 5 s and 300 MB of peak RSS growth, with one `error:` line and status 2."""
+  ends within 5 s of CPU time (wall time depends on the machine's load: 20 s at most here) and 300 MB of peak RSS
+  growth, with one `error:` line and status 2."""
   hostile = {k: r for k, r in corpus_results.items() if not k.startswith("valid_")}
   assert len(hostile) >= 60
   for name, r in hostile.items():
     lines = r["line"].strip().splitlines()
     assert r["status"] == 2 and len(lines) == 1 and lines[0].startswith("error: "), (name, r)
-    assert r["seconds"] < hostile_pickles.CASE_SECONDS and r["rss_mb"] < hostile_pickles.CASE_RSS_MB, (name, r)
+    assert r["cpu_seconds"] < hostile_pickles.CASE_SECONDS and r["seconds"] < 4 * hostile_pickles.CASE_SECONDS, \
+        (name, r)
+    assert r["rss_mb"] < hostile_pickles.CASE_RSS_MB, (name, r)
   reasons = {name: r["line"] for name, r in hostile.items()}
   assert "BUILD (setting the state) of a dict" in reasons["array_interface_on_easydict"]
   assert "plain scalar type" in reasons["dtype_field_at_offset_64"]
