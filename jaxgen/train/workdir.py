@@ -177,11 +177,12 @@ def _same_type(value, default) -> bool:
 
 def check_recorded_types(recorded: dict, defaults, where) -> None:
   """Raises JaxgenError when a value of a recorded config has another type than the family default's (a hand-edited
-  or damaged config.json, e.g. "batch_size": "16"): jaxgen writes config.json with its config's types."""
+  or damaged config.json, e.g. "batch_size": "16"): jaxgen writes config.json with its config's types (None, a
+  setting turned off, may stand for any)."""
   flat = flatten(recorded)
   for key, default in config_lib.flat_keys(defaults).items():
     value = flat.get(key)
-    if isinstance(default, (bool, int, float, str)) and key in flat and not _same_type(value, default):
+    if isinstance(default, (bool, int, float, str)) and value is not None and not _same_type(value, default):
       raise JaxgenError(f"cannot use {where}: {key}={json.dumps(value)[:60]} is a {type(value).__name__} where a "
                         f"{type(default).__name__} belongs (e.g. {json.dumps(default)}); the file was edited or "
                         "damaged: fix that value.")
