@@ -12,7 +12,7 @@ Several processes (the hosts of a TPU slice or GPU cluster, as train.py): the sa
 replicated over all devices), process 0 alone writes --out and prints.
 
 Family options (a family rejects those it does not support, naming the ones it does):
-  --label=K --class_grid (conditional GANs and StyleGAN2-ADA)  --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
+  --label=K --class_grid --truncated_z=T --dot_steps=N --dot_step_size=ETA --dot_k=K (GANs)
   --latent_grid=N (AE/VAE)  --steps=K (EBM Langevin / diffusion steps)
   --sampler=ddim|ddpm --steps_sweep=1,2,3,5,20,100 (diffusion)   --chain (EBM chain strip)
   --truncation=0.7  --interpolate=N  --direction=pca:K|boundary:LABEL|file:PATH.npy|'1*SPEC+0.5*SPEC'  --alphas=-4:4:7
@@ -101,8 +101,8 @@ def main(argv):
   try:  # all or nothing: a failed write (a full disk) leaves the file that was at --out as it was
     workdir_lib.atomic_write(FLAGS.out, write)
   except OSError as e:
-    cli.fail(f"cannot write --out={FLAGS.out!r} ({e.strerror or e}); the file that was there is unchanged.",
-             cli.RUN_FAILURE, hard=True)
+    kept = "the file that was there is unchanged" if os.path.exists(FLAGS.out) else "nothing was written there"
+    cli.fail(f"cannot write --out={FLAGS.out!r} ({e.strerror or e}); {kept}.", cli.RUN_FAILURE, hard=True)
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

@@ -250,7 +250,7 @@ def test_sample_cli_writes_a_class_grid(conditional, tmp_path):
   np.testing.assert_array_equal(data["labels"], [0, 1, 2])
 
 
-# --- atomic outputs: a full disk (a real small tmpfs) and kill -9 ------------------------------------------------------
+# --- atomic outputs: a full disk (a real small tmpfs) and kill -9 -----------------------------------------------------
 
 @contextlib.contextmanager
 def small_tmpfs(path, size="2m"):

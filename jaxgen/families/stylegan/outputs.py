@@ -310,5 +310,6 @@ def class_grid(state: State, key, num: int, psi: float, noise_mode: str) -> dict
   c = jax.nn.one_hot(labels, c_dim, dtype=jnp.float32)
   w = truncate(jnp.concatenate([_map(gen, state.g_ema, z[i:i + 4096], c[i:i + 4096]) for i in range(0, len(z), 4096)]),
                state.w_avg, psi)
-  images = render(state, broadcast_layers(w, gen.num_layers), k_noise, "const" if noise_mode == "random" else noise_mode)
+  mode = "const" if noise_mode == "random" else noise_mode    # one noise map for every row
+  images = render(state, broadcast_layers(w, gen.num_layers), k_noise, mode)
   return {"samples": images, "labels": labels, "ncols": cols, "row_labels": [f"class {i}" for i in range(c_dim)]}
