@@ -91,6 +91,7 @@ def main(argv):
   import jaxgen
   from jaxgen import viz
   from jaxgen.train import collectives
+  from jaxgen.train import workdir as workdir_lib
   lead = jax.process_index() == 0
   collectives.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
@@ -102,9 +103,14 @@ def main(argv):
     arrays = {"samples": samples}
     if "labels" in out:
       arrays["labels"] = np.asarray(out["labels"])
-    np.savez(FLAGS.out, **arrays)
+    write = lambda tmp: np.savez(tmp, **arrays)
   else:
-    viz.save_sample_outputs(out, FLAGS.out, data_name=run.config.data.name)
+    write = lambda tmp: viz.save_sample_outputs(out, tmp, data_name=run.config.data.name)
+  try:  # all or nothing: a failed write (a full disk) leaves the file that was at --out as it was
+    workdir_lib.atomic_write(FLAGS.out, write)
+  except OSError as e:
+    kept = "the file that was there is unchanged" if os.path.exists(FLAGS.out) else "nothing was written there"
+    cli.fail(f"cannot write --out={FLAGS.out!r} ({e.strerror or e}); {kept}.", cli.RUN_FAILURE, hard=True)
   print(f"wrote {FLAGS.out}: {samples.shape[0]} samples of shape {samples.shape[1:]} from step {run.step}")
 
 

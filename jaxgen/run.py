@@ -137,13 +137,15 @@ def load(workdir: str, step: int | None = None) -> Run:
   config = workdir_lib.read_config(workdir)
   family = families.get(config.get("family", ""))
   ckpt_dir = root / workdir_lib.CHECKPOINTS
+  # A converted generator (model.inference_only) without its checkpoint: an earlier jaxgen's interrupted convert.
+  first = ("convert its network pickle again (python -m jaxgen.convert ...; the interrupted conversion left it "
+           "incomplete)" if config.model.get("inference_only")
+           else "train it first (train.py or jaxgen.runtime.train)")
   if not ckpt_dir.is_dir():
-    raise JaxgenError(f"workdir {workdir!r} has no checkpoints/ directory; train it first (train.py or "
-                      "jaxgen.runtime.train).")
+    raise JaxgenError(f"workdir {workdir!r} has no checkpoints/ directory; {first}.")
   mngr = ckpt.manager(ckpt_dir, keep=config.train.keep_checkpoints, async_save=False, read_only=True)
   if mngr.latest_step() is None:
-    raise JaxgenError(f"workdir {workdir!r} has no checkpoint yet; train it first (train.py or "
-                      "jaxgen.runtime.train).")
+    raise JaxgenError(f"workdir {workdir!r} has no checkpoint yet; {first}.")
   mesh = sharding.make_mesh()
   init_key, _, _ = setup.rng_streams(config.seed)
   # The State's structure comes from init on a stand-in batch; every leaf is then overwritten by the restore.

@@ -12,11 +12,14 @@ BUFFER_SUFFIXES = ("w_avg", "resample_filter", "noise_const")
 
 
 def official_shapes(res, img_channels=3, z_dim=512, w_dim=512, mapping_layers=8, channel_base=32768,
-                    channel_max=512):
+                    channel_max=512, c_dim=0):
   ch = lambda r: min(channel_base // r, channel_max)
   t = {}
+  if c_dim:                                     # MappingNetwork.embed: FullyConnectedLayer(c_dim, w_dim)
+    t["mapping.embed.weight"] = (w_dim, c_dim)
+    t["mapping.embed.bias"] = (w_dim,)
   for i in range(mapping_layers):
-    t[f"mapping.fc{i}.weight"] = (w_dim, z_dim if i == 0 else w_dim)
+    t[f"mapping.fc{i}.weight"] = (w_dim, (z_dim + (w_dim if c_dim else 0)) if i == 0 else w_dim)
     t[f"mapping.fc{i}.bias"] = (w_dim,)
   t["mapping.w_avg"] = (w_dim,)
   r = 4
@@ -109,10 +112,17 @@ def torgb(sd, p, x, w, clamp):
   return np.clip(y, -clamp, clamp) if clamp else y
 
 
-def mapping(sd, z, mapping_layers, lr_mul=0.01):
-  """w (N, w_dim) of z (N, z_dim)."""
-  x = np.asarray(z, np.float64)
-  x = x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True) + 1e-8)
+def normalize_2nd_moment(x):
+  return x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True) + 1e-8)
+
+
+def mapping(sd, z, mapping_layers, lr_mul=0.01, c=None):
+  """w (N, w_dim) of z (N, z_dim) [and one-hot labels c (N, c_dim): cat(norm(z), norm(embed(c))), as NVIDIA's
+  MappingNetwork]."""
+  x = normalize_2nd_moment(np.asarray(z, np.float64))
+  if c is not None:
+    y = fc(np.asarray(c, np.float64), np.float64(sd["mapping.embed.weight"]), np.float64(sd["mapping.embed.bias"]))
+    x = np.concatenate([x, normalize_2nd_moment(y)], axis=1)
   for i in range(mapping_layers):
     x = fc(x, np.float64(sd[f"mapping.fc{i}.weight"]), np.float64(sd[f"mapping.fc{i}.bias"]), lr_mul, act=True)
   return x

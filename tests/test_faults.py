@@ -189,6 +189,8 @@ def test_incompatible_config_is_refused_before_writing(tmp_path, capsys):
   assert snapshot(workdir) == before
   # Run-length changes are allowed and recorded; num_steps below the checkpoint says so.
   train(tiny(4, **{"train.log_every": 2}), workdir, progress=True)
+  closing = capsys.readouterr().out.strip().splitlines()[-1]   # the checkpoints on disk, not only this run's
+  assert closing.startswith("done: step 4/4 (2 steps") and "checkpoints/ (steps 2, 4)" in closing, closing
   history = [json.loads(l) for l in open(os.path.join(workdir, "config_history.jsonl"))]
   assert history[-1]["step"] == 2
   assert history[-1]["changes"] == {"train.log_every": [1, 2], "train.num_steps": [2, 4]}
@@ -241,10 +243,11 @@ def test_lock_of_another_host_is_not_broken(tmp_path):
 def test_half_written_metrics_line_is_dropped_on_resume(tmp_path, capsys, straight):
   workdir = str(tmp_path / "run")
   train(tiny(4, **{"train.log_every": 4}), workdir, progress=False)
-  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-    f.write('{"step": 5, "loss": 12')
+  with open(os.path.join(workdir, "metrics.jsonl"), "ab") as f:
+    f.write(b'{"step": 3, "loss": 1\xff}\n')                     # a damaged block: not UTF-8
+    f.write(b'{"step": 5, "loss": 12')
   train(tiny(8, **{"train.log_every": 4}), workdir, progress=False)
-  assert "dropped 1 incomplete line" in capsys.readouterr().err
+  assert "dropped 2 incomplete or damaged line(s)" in capsys.readouterr().err
   assert metrics(workdir) == metrics(straight[0])
 
 
@@ -357,3 +360,75 @@ def test_cli_errors_are_one_line(tmp_path, straight):
   for tool in (["train.py"], ["sample.py"], ["-m", "jaxgen.evaluate"]):
     out = cli([*tool, "--help"])
     assert out.returncode == 0 and "--workdir" in out.stdout + out.stderr, (tool, out.returncode)
+
+
+# --- 8. the faults of issue 24: each one line with the right exit code ----------------------------------------------
+
+def test_negative_num_sample_images_is_refused_before_training(tmp_path):
+  out = cli(["train.py", "--config=configs/vae_digits.py", f"--workdir={tmp_path / 'run'}",
+             "--config.train.num_sample_images=-1", "--config.train.sample_every=1", "--config.train.num_steps=2"])
+  one_line_error(out, 2, "train.num_sample_images=-1", "positive integer")
+  assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_learning_rate_is_refused_before_compiling(tmp_path, value):
+  with pytest.raises(JaxgenError, match=f"optim.learning_rate={value} must be a finite number"):
+    train(tiny(2, **{"optim.learning_rate": float(value)}), str(tmp_path / "run"), progress=False)
+  assert not (tmp_path / "run").exists()
+
+
+def _png_header(width: int, height: int) -> bytes:
+  """A PNG whose header claims width x height 1-bit pixels (and holds one empty row): Pillow refuses it at open."""
+  import zlib
+
+  def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+  ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+  return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_in_a_folder_data_set_names_the_file(tmp_path):
+  from PIL import Image
+  images = tmp_path / "images"
+  images.mkdir()
+  for i in range(3):
+    Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(images / f"{i}.png")
+  (images / "bomb.png").write_bytes(_png_header(100_000, 100_000))   # 10^10 pixels claimed in 60 bytes
+  config = tiny(2, **{"data.name": f"folder:{images}", "data.channels": 1})
+  with pytest.raises(JaxgenError, match=r"cannot read image .*bomb\.png.*decompression bomb"):
+    train(config, str(tmp_path / "run"), progress=False)
+
+
+def test_sample_latent_grid_must_be_positive(straight):
+  one_line_error(cli(["sample.py", f"--workdir={straight[0]}", "--latent_grid=-1", "--out=/tmp/never.png"]), 2,
+                 "latent_grid=-1", "[1, 1000]")
+
+
+def test_config_json_with_a_string_batch_size(tmp_path, straight):
+  workdir = str(tmp_path / "run")
+  shutil.copytree(straight[0], workdir)
+  path = os.path.join(workdir, "config.json")
+  recorded = json.load(open(path))
+  recorded["train"]["batch_size"] = "16"
+  json.dump(recorded, open(path, "w"))
+  with pytest.raises(JaxgenError, match=r'train.batch_size="16" is a str where a int belongs'):
+    jaxgen.load(workdir)
+  one_line_error(cli(["-m", "jaxgen.evaluate", f"--workdir={workdir}"]), 2, "train.batch_size")
+
+
+def test_damaged_checkpoint_reason_is_never_an_object_repr():
+  class Handler:
+    def finalize(self):
+      pass
+  method = Handler().finalize
+  assert "bound method" in str(ValueError(method))
+  assert ckpt.root_cause(FileNotFoundError(method)) == "FileNotFoundError"
+  try:
+    try:
+      raise KeyError("Item 'state' was not found")
+    except KeyError:
+      raise ValueError(method)
+  except ValueError as e:
+    assert ckpt.root_cause(e) == "KeyError: \"Item 'state' was not found\""
+  assert ckpt.root_cause(ValueError(method)) == "ValueError (no further reason given)"

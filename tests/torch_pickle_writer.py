@@ -135,9 +135,11 @@ def module_tree(state_dict: dict, init_kwargs: dict, path: str = "", module_src:
   return persistent(_class_name(path), state, module_src)
 
 
-def write_network_pickle(path: str, state_dict: dict, init_kwargs: dict, module_src: str = "class X: pass\n"):
-  """The official file layout; `module_src`: the source string each persistent record carries."""
+def write_network_pickle(path: str, state_dict: dict, init_kwargs: dict, module_src: str = "class X: pass\n",
+                         protocol: int = 3):
+  """The official file layout; `module_src`: the source string each persistent record carries; `protocol` 0-5 (the
+  storages' own torch.save streams are protocol 2, as torch writes them)."""
   data = {"G": None, "D": None, "G_ema": module_tree(state_dict, init_kwargs, "", module_src), "augment_pipe": None,
           "training_set_kwargs": easydict({"resolution": init_kwargs["img_resolution"]})}
   with open(path, "wb") as f:
-    Pickler(f, protocol=3).dump(data)
+    Pickler(f, protocol=protocol).dump(data)

@@ -22,7 +22,7 @@ SAMPLE_OPTIONS = {
 OUTPUT_OPTIONS = {
     "autoencoder": _LATENT_GRID + ("latent_scatter",),   # latent_scatter=N: the encoder means of N images
     "vae": _LATENT_GRID + ("latent_scatter",),
-    "stylegan": ("truncation", "interpolate", "direction", "alphas", "mix_crossover"),
+    "stylegan": ("truncation", "interpolate", "direction", "alphas", "mix_crossover", "label", "class_grid"),
     "diffusion": ("steps", "sampler", "steps_sweep", "interpolate", "label", "guidance", "class_grid", "invert"),
 }
 RENAMED_OPTIONS = {

@@ -15,6 +15,7 @@ def get_config():
   m.mapping_lr_mul = 0.01                 # learning-rate multiplier of the mapping network
   m.channel_base = 512                    # channels at resolution r: min(channel_base / r, channel_max)
   m.channel_max = 64
+  m.c_dim = 0                             # classes of a conditional generator (converted stylegan2_ada only)
   m.conv_clamp = 0.0                      # stylegan2_ada: clamp conv outputs to +-conv_clamp (0: off)
   m.mbstd_group = 4                       # minibatch-stddev group size of the discriminator
   m.loss = "logistic"                     # "logistic" (non-saturating + R1) | "wgan_gp"

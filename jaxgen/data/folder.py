@@ -89,7 +89,10 @@ def read_image(file: str) -> np.ndarray:
         return a[..., None]
       im = im.convert("L" if gray else "RGB")
       a = np.asarray(im, np.uint8)
-  except (OSError, ValueError) as e:
+  except Image.DecompressionBombError as e:   # a header claiming more pixels than Pillow's limit: not decoded
+    raise JaxgenError(f"cannot read image {file!r}: Pillow refuses it as a possible decompression bomb ({e}); "
+                      "remove it from the folder or resize it.") from None
+  except (OSError, ValueError, SyntaxError) as e:
     raise JaxgenError(f"cannot read image {file!r}: {e}") from None
   return a[..., None] if a.ndim == 2 else a
 

@@ -31,6 +31,7 @@ Optional hooks: present on every family module, `None` where the family has none
 Register a new family by adding one line to FAMILIES.
 """
 import importlib
+import math
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import ml_collections
@@ -91,6 +92,13 @@ def _check_shared(config: ml_collections.ConfigDict) -> None:
   for key in ("eval_every", "checkpoint_every", "sample_every"):
     value = config.train[key]
     check(isinstance(value, int) and value >= 0, f"train.{key}={value!r} must be an integer >= 0 (0 turns it off).")
+  images = config.train.get("num_sample_images", 1)
+  check(isinstance(images, int) and images > 0, f"train.num_sample_images={images!r} must be a positive integer "
+        "(the images in each samples/step_XXXXXX.png grid; train.sample_every=0 turns the grids off).")
+  for key, value in (config.get("optim") or {}).items():   # NaN/Inf would only show after compiling, as NaN losses
+    check(not isinstance(value, float) or math.isfinite(value), f"optim.{key}={value!r} must be a finite number.")
+  lr = (config.get("optim") or {}).get("learning_rate")
+  check(lr is None or (isinstance(lr, (int, float)) and lr > 0), f"optim.learning_rate={lr!r} must be > 0.")
 
 
 def check_config(config: ml_collections.ConfigDict) -> Family:

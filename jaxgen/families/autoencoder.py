@@ -399,6 +399,9 @@ def grid_outputs(sample_fn, owner: str, state, key, num: int, options, grid_axes
   (`grid_axes(n)` -> (xs, ys), see `jaxgen.latent.grid.latent_grid_texts`). `what` = (the model's name, how
   the plain samples are drawn), for the title."""
   options = supported_options(owner, options, SAMPLE_OPTIONS, renamed=RENAMED_OPTIONS)
+  n = options.get("latent_grid")
+  check(n is None or (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000),
+        f"latent_grid={n!r} is not allowed; choose an integer n in [1, 1000] (an n x n grid).")
   out = {"samples": sample_fn(state, key, num, **options), "title": f"{what[0]} decoder, {what[1]}"}
   if options.get("latent_grid"):
     n = int(options["latent_grid"])

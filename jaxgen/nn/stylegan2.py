@@ -79,14 +79,23 @@ class FullyConnected(nn.Module):
 
 
 class Mapping(nn.Module):
-  """z (B, z_dim) -> w (B, w_dim)."""
+  """z (B, z_dim) [, c (B, c_dim) one-hot labels] -> w (B, w_dim).
+
+  c_dim > 0 (a conditional generator, as NVIDIA's MappingNetwork): the label's embedding `embed` (a linear
+  equalised-lr layer c_dim -> w_dim, lr multiplier 1), normalised to unit second moment like z, is concatenated
+  after z before the first layer (fc0 then has z_dim + w_dim inputs)."""
   w_dim: int
   num_layers: int = 8
   lr_mul: float = 0.01
+  c_dim: int = 0
 
   @nn.compact
-  def __call__(self, z: jax.Array) -> jax.Array:
+  def __call__(self, z: jax.Array, c: Optional[jax.Array] = None) -> jax.Array:
     x = normalize_2nd_moment(z.astype(jnp.float32))
+    if self.c_dim:
+      c = jnp.zeros((z.shape[0], self.c_dim), jnp.float32) if c is None else c.astype(jnp.float32)
+      y = normalize_2nd_moment(FullyConnected(self.w_dim, name="embed")(c))
+      x = jnp.concatenate([x, y], axis=1)
     for i in range(self.num_layers):
       x = FullyConnected(self.w_dim, self.lr_mul, activation="lrelu", name=f"fc{i}")(x)
     return x
@@ -213,13 +222,14 @@ class Generator(nn.Module):
   channel_base: int = 32768
   channel_max: int = 512
   conv_clamp: Optional[float] = None
+  c_dim: int = 0                 # > 0: a conditional generator (labels one-hot, see Mapping)
 
   def setup(self):
-    self.mapping = Mapping(self.w_dim, self.mapping_layers, self.mapping_lr_mul)
+    self.mapping = Mapping(self.w_dim, self.mapping_layers, self.mapping_lr_mul, self.c_dim)
     self.synthesis = Synthesis(self.resolution, self.channels, self.channel_base, self.channel_max, self.conv_clamp)
 
-  def map(self, z):
-    return self.mapping(z)
+  def map(self, z, c=None):
+    return self.mapping(z, c)
 
   def synthesize(self, ws, noise_mode="random", key=None):
     return self.synthesis(ws, noise_mode, key)
@@ -247,12 +257,19 @@ class GeneratorFunctions:
   def w_dim(self) -> int:
     return self.net.w_dim
 
+  @property
+  def c_dim(self) -> int:
+    """Classes of a conditional generator (0: unconditional)."""
+    return getattr(self.net, "c_dim", 0)
+
   def init(self, key: jax.Array):
     return self.net.init(key, jnp.zeros((2, self.z_dim)))["params"]
 
-  def mapping(self, params, z: jax.Array) -> jax.Array:
-    """z (B, z_dim) -> w (B, w_dim)."""
-    return self.net.apply({"params": params}, z, method="map")  # by name: self.net may be a jaxgen.nn.policy.Policy
+  def mapping(self, params, z: jax.Array, c: Optional[jax.Array] = None) -> jax.Array:
+    """z (B, z_dim) [, c (B, c_dim) one-hot labels of a conditional generator] -> w (B, w_dim)."""
+    if c is None:
+      return self.net.apply({"params": params}, z, method="map")
+    return self.net.apply({"params": params}, z, c, method="map")  # by name: self.net may be a jaxgen.nn.policy.Policy
 
 
 @dataclasses.dataclass(frozen=True)

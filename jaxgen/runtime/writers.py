@@ -27,7 +27,7 @@ from tensorboardX.record_writer import masked_crc32c
 
 from jaxgen.errors import warn
 from jaxgen.train.actions import format_duration
-from jaxgen.train.workdir import append_bytes
+from jaxgen.train.workdir import append_bytes, atomic_write
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 PNG_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "P": 3, "RGBA": 4}  # PIL mode -> the Summary.Image colorspace
@@ -107,20 +107,21 @@ class MetricsWriter:
     checkpoint redoes those steps) and lines that are not complete JSON records (a write cut short by a crash or a
     full disk), then writes the lines its checkpoint kept (`pending()` at the save) that the file lacks."""
     path = epath.Path(self.path)
-    text = path.read_text() if path.exists() else ""
+    raw = path.read_bytes() if path.exists() else b""
     kept, bad = [], 0
-    for line in text.splitlines():
-      try:
-        if line.strip() and int(json.loads(line).get("step", 0)) <= step:
-          kept.append(line + "\n")
+    for line in raw.splitlines():
+      try:   # bytes that are not UTF-8 (a damaged disk block) make a bad line like a half-written one
+        text = line.decode("utf-8")
+        if text.strip() and int(json.loads(text).get("step", 0)) <= step:
+          kept.append(text + "\n")
       except (ValueError, TypeError, AttributeError):
         bad += 1
     if bad:
-      warn(f"{self.path}: dropped {bad} incomplete line(s) (a write cut short by a crash or a full disk).")
-    if "".join(kept) != text:
-      tmp = epath.Path(self.path + ".tmp")
-      tmp.write_text("".join(kept))
-      tmp.replace(path)
+      warn(f"{self.path}: dropped {bad} incomplete or damaged line(s) (a write cut short by a crash or a full "
+           "disk, or bytes that are not UTF-8 text).")
+    if "".join(kept).encode() != raw:
+      data = "".join(kept)
+      atomic_write(self.path, lambda tmp: epath.Path(tmp).write_text(data))
     have = {line.rstrip("\n") for line in kept}
     self._pending = [line for line in pending if line.rstrip("\n") not in have] + self._pending
     self.flush()

@@ -15,6 +15,7 @@ from jaxgen import viz
 from jaxgen.errors import JaxgenError, RunFailure, warn
 from jaxgen.train import checkpoint as ckpt
 from jaxgen.train import sharding
+from jaxgen.train import workdir as workdir_lib
 
 EVAL_BATCHES = 20  # test batches averaged at each evaluation
 
@@ -146,7 +147,7 @@ def write_samples(family, config, state, key, workdir, step: int) -> str | None:
         if item.endswith(".jsonl") and dest.exists():
           dest.write_text(dest.read_text() + source.read_text())
         else:
-          source.copy(dest, overwrite=True)
+          workdir_lib.copy_file_atomic(source, dest)   # a full disk leaves the previous picture whole
     except OSError as e:
       warn(f"could not write the samples of step {step} ({e.strerror or e}); training continues.")
       return None
@@ -206,11 +207,12 @@ def format_duration(seconds: float) -> str:
   return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def summary(workdir, start: int, done: int, total: int, seconds: float, saved, files, samples) -> str:
-  """The closing line: where the run stopped, how long it took, and what it wrote."""
+def summary(workdir, start: int, done: int, total: int, seconds: float, kept, files, samples) -> str:
+  """The closing line: where the run stopped, how long it took, and what is in the workdir: `kept` are the
+  checkpoint steps on disk now (older ones are deleted as keep_checkpoints says, so not every step saved)."""
   parts = []
-  if saved:
-    parts.append(f"checkpoints/ (step{'s' if len(saved) > 1 else ''} {', '.join(map(str, saved))})")
+  if kept:
+    parts.append(f"checkpoints/ (step{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))})")
   parts += [os.path.basename(f) for f in files if os.path.exists(f) or "://" in f]
   if samples and "://" not in str(workdir) and os.path.exists(os.path.join(str(workdir), LOSS_CURVE)):
     parts.append(LOSS_CURVE)

@@ -27,19 +27,34 @@ class CheckpointReadError(JaxgenError):
   """A checkpoint step exists but cannot be read (damaged or incompatible)."""
 
 
+# The repr of a Python object (a library that raised `Error(self.method)`): not a reason a user can act on.
+OBJECT_REPR = re.compile(r"<(?:bound method|function|built-in method|method) | object at 0x[0-9a-f]+>")
+
+
+def _reason(e: BaseException) -> str:
+  """The first line of `e`'s message, or '' when it is empty or an object's repr."""
+  lines = [line for line in str(e).strip().splitlines() if line.strip()]
+  text = lines[0] if lines else ""
+  return "" if OBJECT_REPR.search(text) else text
+
+
 def root_cause(e: BaseException) -> str:
-  """The innermost OSError (or else the first line) of an exception chain, as one short phrase."""
-  seen, cur, found = set(), e, None
+  """The innermost OSError (or else the first line of the first exception in the chain with a readable message)
+  of an exception chain, as one short phrase."""
+  seen, cur, found, chain = set(), e, None, []
   while cur is not None and id(cur) not in seen:
     seen.add(id(cur))
+    chain.append(cur)
     if isinstance(cur, OSError):
       found = cur
     cur = cur.__cause__ or cur.__context__
   if found is not None:
-    where = f": {found.filename}" if getattr(found, "filename", None) else ""
-    return f"{found.strerror or found}{where}"
-  text = str(e).strip().splitlines()
-  first = text[0] if text else ""
+    where = f": {found.filename}" if isinstance(getattr(found, "filename", None), (str, bytes)) else ""
+    return f"{found.strerror or _reason(found) or type(found).__name__}{where}"
+  e = next((c for c in chain if _reason(c)), e)
+  first = _reason(e)
+  if not first:
+    return f"{type(e).__name__} (no further reason given)"
   code = re.search(r"os_error_code='(\d+)'", first)  # TensorStore's wording of an OS error
   if code:
     where = re.search(r'file "([^"]+)"', first)
@@ -95,8 +110,10 @@ def _save_error(mngr, step, e) -> CheckpointSaveError:
             f"{', '.join(map(str, kept))}) {'are' if len(kept) > 1 else 'is'} intact" if kept
             else "no earlier checkpoint exists")
   what = f"checkpoint step {step}" if step is not None else "a checkpoint"
-  return CheckpointSaveError(f"could not save {what} in {mngr.directory} ({root_cause(e)}); training stopped and "
-                             f"{intact}. Free space (or fix the cause) and run the same command to resume.")
+  error = CheckpointSaveError(f"could not save {what} in {mngr.directory} ({root_cause(e)}); training stopped and "
+                              f"{intact}. Free space (or fix the cause) and run the same command to resume.")
+  error.cause = root_cause(e)   # the reason alone, for callers that word their own message (jaxgen.convert)
+  return error
 
 
 def _step_items(mngr, step) -> set:

@@ -86,8 +86,8 @@ def train(config, workdir, family, hooks: Hooks | None = None, changes: dict | N
   finally:
     pipeline.close()
     ckpts.close(failed)
-  hooks.progress.message(actions.summary(workdir, start, done, total, time.time() - t_begin, ckpts.saved,
-                                         hooks.writer.files, samples))
+  hooks.progress.message(actions.summary(workdir, start, done, total, time.time() - t_begin,
+                                         workdir_lib.checkpoint_steps(workdir), hooks.writer.files, samples))
   return state
 
 

@@ -10,6 +10,8 @@ save and sample) has to equal the recorded one. Paths may be local or gs:// (eti
 import datetime
 import json
 import os
+import shutil
+import tempfile
 
 import ml_collections
 from etils import epath
@@ -56,6 +58,64 @@ def append_bytes(p, data: bytes) -> None:
     os.close(fd)
 
 
+def sync_directory(directory) -> None:
+  """fsync of a directory, so a rename in it survives a power cut (best effort: some filesystems refuse)."""
+  try:
+    fd = os.open(os.fspath(directory) or ".", os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+def atomic_write(target, write) -> None:
+  """Writes the file `target` all or nothing: the one way jaxgen writes a user-visible file (sample.py --out,
+  config.json, converted work directories, sample grids).
+
+  `write(tmp)` writes a temporary file in the same directory with the same extension (writers that pick the format
+  by extension keep working); it is flushed to disk (fsync) and renamed over `target` (os.replace), then the
+  directory is synced. On any failure the temporary file is removed and `target` keeps its previous contents; an
+  OSError is raised again with `target` as its filename. Object stores (gs://) replace objects whole: the file is
+  written locally and copied.
+  """
+  target = os.fspath(target)
+  if "://" in target:
+    with tempfile.TemporaryDirectory(prefix="jaxgen_write_") as scratch:
+      local = os.path.join(scratch, os.path.basename(target))
+      write(local)
+      epath.Path(local).copy(epath.Path(target), overwrite=True)
+    return
+  directory, name = os.path.split(os.path.abspath(target))
+  stem, ext = os.path.splitext(name)
+  tmp = os.path.join(directory, f".{stem}.tmp-{os.getpid()}{ext}")
+  try:
+    write(tmp)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+    os.replace(tmp, target)
+  except BaseException as e:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    if isinstance(e, OSError):
+      raise OSError(e.errno, e.strerror or str(e), target) from None
+    raise
+  sync_directory(directory)
+
+
+def copy_file_atomic(source, target) -> None:
+  """Copies `source` over `target` with `atomic_write`."""
+  atomic_write(target, lambda tmp: shutil.copyfile(os.fspath(source), tmp))
+
+
 def path(workdir) -> epath.Path:
   p = epath.Path(workdir)
   return p if "://" in str(workdir) else p.absolute()
@@ -98,7 +158,34 @@ def recorded_config(workdir) -> dict | None:
     raise JaxgenError(f"cannot read {p}: not a JSON object.")
   family = recorded.get("family")
   defaults = configs.get(family) if family in configs.FAMILIES else None
-  return config_lib.upgrade_recorded(recorded, defaults)
+  upgraded = config_lib.upgrade_recorded(recorded, defaults)
+  if defaults is not None:
+    check_recorded_types(upgraded, defaults, p)
+  return upgraded
+
+
+def _same_type(value, default) -> bool:
+  """Whether a recorded value can stand where the family default `default` (a bool, int, float or str) does."""
+  if isinstance(default, bool):
+    return isinstance(value, bool)
+  if isinstance(default, int):
+    return isinstance(value, int) and not isinstance(value, bool)
+  if isinstance(default, float):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+  return isinstance(value, str)
+
+
+def check_recorded_types(recorded: dict, defaults, where) -> None:
+  """Raises JaxgenError when a value of a recorded config has another type than the family default's (a hand-edited
+  or damaged config.json, e.g. "batch_size": "16"): jaxgen writes config.json with its config's types (None, a
+  setting turned off, may stand for any)."""
+  flat = flatten(recorded)
+  for key, default in config_lib.flat_keys(defaults).items():
+    value = flat.get(key)
+    if isinstance(default, (bool, int, float, str)) and value is not None and not _same_type(value, default):
+      raise JaxgenError(f"cannot use {where}: {key}={json.dumps(value)[:60]} is a {type(value).__name__} where a "
+                        f"{type(default).__name__} belongs (e.g. {json.dumps(default)}); the file was edited or "
+                        "damaged: fix that value.")
 
 
 def is_run_length_key(key: str) -> bool:
@@ -152,9 +239,8 @@ def record_config(config: ml_collections.ConfigDict, workdir, changes: dict, ste
   """Writes config.json (atomically) and, when allowed keys changed, appends a record to config_history.jsonl."""
   root = path(workdir)
   root.mkdir(parents=True, exist_ok=True)
-  tmp = root / (CONFIG_FILE + ".tmp")
-  tmp.write_text(config.to_json(indent=2, sort_keys=True))
-  tmp.replace(root / CONFIG_FILE)
+  text = config.to_json(indent=2, sort_keys=True)
+  atomic_write(root / CONFIG_FILE, lambda tmp: epath.Path(tmp).write_text(text))
   if changes:
     record = {"time": now(), "step": int(step), "changes": {k: list(v) for k, v in changes.items()}}
     append_bytes(root / HISTORY_FILE, (json.dumps(record) + "\n").encode())

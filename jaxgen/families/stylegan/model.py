@@ -78,6 +78,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   choice("model.arch", m.arch, ARCHS)
   choice("model.loss", m.loss, LOSSES)
   check(int(m.mapping_layers) >= 1, f"model.mapping_layers={m.mapping_layers!r} must be >= 1.")
+  c_dim = m.get("c_dim", 0)
+  check(isinstance(c_dim, int) and c_dim >= 0, f"model.c_dim={c_dim!r} must be an integer >= 0.")
+  check(c_dim == 0 or (m.arch == "stylegan2_ada" and m.inference_only),
+        f"model.c_dim={c_dim} (a conditional generator) is supported for converted StyleGAN2-ADA generators only "
+        "(model.arch='stylegan2_ada', model.inference_only=True); train with model.c_dim=0.")
   check(float(m.conv_clamp) >= 0, f"model.conv_clamp={m.conv_clamp!r} must be >= 0 (0: no clamping).")
   check(0.0 <= float(m.style_mixing_prob) <= 1.0, f"model.style_mixing_prob={m.style_mixing_prob!r} must be in [0, 1].")
   check(int(m.r1_subsample) >= 1 and config.train.batch_size % int(m.r1_subsample) == 0,
@@ -108,7 +113,8 @@ def build_networks(config):
   args = (res, int(d.channels), int(m.z_dim), int(m.w_dim), int(m.mapping_layers), float(m.mapping_lr_mul),
           int(m.channel_base), int(m.channel_max))
   if m.arch == "stylegan2_ada":
-    gen = stylegan2.StyleGAN2ADAGenerator(stylegan2.Generator(*args, float(m.conv_clamp) or None))
+    gen = stylegan2.StyleGAN2ADAGenerator(stylegan2.Generator(*args, float(m.conv_clamp) or None,
+                                                              int(m.get("c_dim", 0))))
   else:
     gen = stylegan_compact.StyleGenerator(stylegan_compact.Generator(*args))
   disc = stylegan_compact.Discriminator(res, int(m.channel_base), int(m.channel_max), int(m.mbstd_group))

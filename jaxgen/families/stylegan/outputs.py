@@ -31,8 +31,18 @@ CLASSIFIED_DATA = ("digits", "tfds/mnist", "tfds/fashion_mnist", "tfds/cifar10")
 
 
 @functools.partial(jax.jit, static_argnames=("generator",))
-def _map(generator, params, z):
-  return generator.mapping(params, z)
+def _map(generator, params, z, c=None):
+  return generator.mapping(params, z) if c is None else generator.mapping(params, z, c)
+
+
+def conditioning(state: State, num: int, label: Optional[int] = None) -> Optional[jax.Array]:
+  """One-hot labels (num, c_dim) for a conditional generator (None for an unconditional one): all `label`, or
+  without one the classes in turn (0, 1, ..., c_dim - 1, 0, ...), so every class is represented."""
+  c_dim = getattr(state.generator, "c_dim", 0)
+  if not c_dim:
+    return None
+  labels = jnp.full((num,), label, jnp.int32) if label is not None else jnp.arange(num, dtype=jnp.int32) % c_dim
+  return jax.nn.one_hot(labels, c_dim, dtype=jnp.float32)
 
 
 @functools.partial(jax.jit, static_argnames=("generator", "noise_mode"))
@@ -55,14 +65,16 @@ def render(state: State, w_plus: jax.Array, key, noise_mode: str = "random", chu
   return jnp.concatenate(outs)
 
 
-def map_z(state: State, z: jax.Array, chunk: int = 4096) -> jax.Array:
-  """EMA mapping z (N, z_dim) -> w (N, w_dim)."""
-  return jnp.concatenate([_map(state.generator, state.g_ema, z[i:i + chunk]) for i in range(0, z.shape[0], chunk)])
+def map_z(state: State, z: jax.Array, chunk: int = 4096, label: Optional[int] = None) -> jax.Array:
+  """EMA mapping z (N, z_dim) -> w (N, w_dim); a conditional generator maps with `conditioning(label)`."""
+  c = conditioning(state, z.shape[0], label)
+  return jnp.concatenate([_map(state.generator, state.g_ema, z[i:i + chunk], None if c is None else c[i:i + chunk])
+                          for i in range(0, z.shape[0], chunk)])
 
 
-def sample_latents(state: State, key, num: int) -> jax.Array:
+def sample_latents(state: State, key, num: int, label: Optional[int] = None) -> jax.Array:
   """num mapped w (num, w_dim) from the EMA mapping network, for PCA / boundary fitting."""
-  return map_z(state, jax.random.normal(key, (num, state.generator.z_dim)))
+  return map_z(state, jax.random.normal(key, (num, state.generator.z_dim)), label=label)
 
 
 def sample(state: State, key, num: int, **options):
@@ -70,12 +82,12 @@ def sample(state: State, key, num: int, **options):
 
   Other config.sample settings (`SAMPLE_OPTIONS`) are accepted and used by `sample_outputs` only.
   """
-  settings = supported_options("stylegan `sample`", options, SAMPLE_OPTIONS,
+  settings = supported_options("stylegan `sample`", options, SAMPLE_OPTIONS + ("label",),
                                f" (and {', '.join(OUTPUT_OPTIONS)} in sample.py)")
   truncation, noise_mode = settings.get("truncation", 1.0), settings.get("noise_mode", "random")
   check_sample_settings({"noise_mode": noise_mode, **settings})
   k_z, k_noise = jax.random.split(key)
-  w = truncate(sample_latents(state, k_z, num), state.w_avg, float(truncation))
+  w = truncate(sample_latents(state, k_z, num, settings.get("label")), state.w_avg, float(truncation))
   return render(state, broadcast_layers(w, state.generator.num_layers), k_noise, noise_mode)
 
 
@@ -223,9 +235,13 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   alphas='lo:hi:n'     the alpha values (default '-4:4:7').
   mix_crossover=L      style mixing: an (n+1) x (n+1) grid, n = floor(sqrt(num)): first column sources A, first row
                        sources B, cell (i, j) = layers [0, L) from A_i and [L, num_layers) from B_j.
-  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "title", the labels of `edit_texts`/`mixing_texts`}.
+  label=K, class_grid  conditional generators (model.c_dim > 0): every output of class K (default: the classes in
+                       turn), or one row per class, column j sharing z_j (max(1, num // c_dim) columns).
+  Returns {"samples": (M, R, R, C) in [0, 1], "ncols": int, "title", the labels of `edit_texts`/`mixing_texts`,
+  "labels" and "row_labels" for conditional outputs}.
   """
   supported_options("stylegan", options, tuple(OUTPUT_OPTIONS) + tuple(SAMPLE_OPTIONS))
+  label = _checked_label(state, options)
   settings = {**config.sample.to_dict(), **{k: v for k, v in options.items() if k in SAMPLE_OPTIONS}}
   check_sample_settings(settings)
   psi = float(options.get("truncation", settings.get("truncation", 1.0)))
@@ -242,7 +258,8 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
 
   made_by = f"style-based generator, ψ={psi:g}, noise {noise_mode}"
   if not modes:
-    return {"samples": sample(state, key, num, **{**settings, "truncation": psi}), "title": made_by}
+    return {**_samples(state, key, num, {**settings, "truncation": psi}, label, bool(options.get("class_grid"))),
+            "title": made_by}
 
   # Edits and interpolations share one noise map per layer so that only the latent changes along a row.
   frames_mode = "const" if noise_mode == "random" else noise_mode
@@ -253,9 +270,9 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
     t = jnp.linspace(0.0, 1.0, frames)
     if settings.get("interp_space", "w") == "z":
       zs = jax.vmap(lambda ti: interp.slerp(z[0], z[1], ti), out_axes=1)(t)          # (num, frames, z_dim)
-      w = map_z(state, zs.reshape(-1, gen.z_dim))
+      w = map_z(state, zs.reshape(-1, gen.z_dim), label=label)
     else:
-      w0, w1 = map_z(state, z[0]), map_z(state, z[1])
+      w0, w1 = map_z(state, z[0], label=label), map_z(state, z[1], label=label)
       w = jax.vmap(lambda ti: interp.lerp(w0, w1, ti), out_axes=1)(t).reshape(-1, gen.w_dim)
     images = render(state, broadcast_layers(trunc(w), num_layers), k_noise, frames_mode)
     path = "slerp in Z" if settings.get("interp_space", "w") == "z" else "lerp in W"
@@ -266,7 +283,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
     cross = int(options["mix_crossover"])
     check(0 <= cross <= num_layers, f"mix_crossover={cross} is not allowed; choose 0..{num_layers}.")
     n = max(1, math.isqrt(num))
-    w = trunc(map_z(state, jax.random.normal(k_z, (2 * n, gen.z_dim))))
+    w = trunc(map_z(state, jax.random.normal(k_z, (2 * n, gen.z_dim)), label=label))
     wa, wb = broadcast_layers(w[:n], num_layers), broadcast_layers(w[n:], num_layers)
     mixed = style_mix(wa[:, None], wb[None, :], cross).reshape(n * n, num_layers, gen.w_dim)
     images = render(state, jnp.concatenate([wa, wb, mixed]), k_noise, frames_mode)
@@ -281,10 +298,49 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   units = settings.get("alpha_units", "std")
   dirs = [combined_direction(state, config, jax.random.fold_in(k_dir, i), spec.strip(), settings, units)
           for i, spec in enumerate(specs)]
-  w = broadcast_layers(trunc(map_z(state, jax.random.normal(k_z, (num, gen.z_dim)))), num_layers)
+  w = broadcast_layers(trunc(map_z(state, jax.random.normal(k_z, (num, gen.z_dim)), label=label)), num_layers)
   if len(dirs) == 1:
     edited = edits_lib.sweep(w, dirs[0], alphas, weights)                             # (num, A, L, D)
   else:
     edited = edits_lib.grid(w[0], dirs[0], dirs[1], alphas, alphas, weights)          # (A, A, L, D)
   images = render(state, edited.reshape(-1, num_layers, gen.w_dim), k_noise, frames_mode)
   return {"samples": images, "ncols": len(alphas), **edit_texts([s.strip() for s in specs], alphas, units)}
+
+
+def _checked_label(state: State, options: dict) -> Optional[int]:
+  """The `label` option checked against the generator's classes (label and class_grid need c_dim > 0)."""
+  c_dim = getattr(state.generator, "c_dim", 0)
+  for name in ("label", "class_grid"):
+    check(options.get(name) in (None, False) or c_dim > 0, f"{name} needs a conditional generator (model.c_dim > "
+          "0, e.g. a converted conditional StyleGAN2-ADA network); this one is unconditional.")
+  label = options.get("label")
+  together = [k for k in ("label", "interpolate", "direction", "mix_crossover") if options.get(k) is not None]
+  check(not options.get("class_grid") or not together, f"option 'class_grid' cannot be combined with "
+        f"{', '.join(together)}.")
+  check(label is None or (isinstance(label, int) and not isinstance(label, bool) and 0 <= label < c_dim),
+        f"label={label!r} is not allowed; choose an integer in [0, {c_dim - 1}].")
+  return label
+
+
+def _samples(state: State, key, num: int, settings: dict, label, grid: bool) -> dict:
+  """Plain samples (with their labels for a conditional generator), or the class grid."""
+  if grid:
+    return class_grid(state, key, num, float(settings["truncation"]), settings.get("noise_mode", "random"))
+  out = {"samples": sample(state, key, num, **settings, label=label)}
+  c = conditioning(state, num, label)
+  return out if c is None else {**out, "labels": jnp.argmax(c, axis=1)}
+
+
+def class_grid(state: State, key, num: int, psi: float, noise_mode: str) -> dict:
+  """One row per class of a conditional generator, the same z (and noise) in every row: column j shares z_j."""
+  gen, c_dim = state.generator, state.generator.c_dim
+  cols = max(1, num // c_dim)
+  k_z, k_noise = jax.random.split(key)
+  z = jnp.tile(jax.random.normal(k_z, (cols, gen.z_dim)), (c_dim, 1))
+  labels = jnp.repeat(jnp.arange(c_dim, dtype=jnp.int32), cols)
+  c = jax.nn.one_hot(labels, c_dim, dtype=jnp.float32)
+  w = truncate(jnp.concatenate([_map(gen, state.g_ema, z[i:i + 4096], c[i:i + 4096]) for i in range(0, len(z), 4096)]),
+               state.w_avg, psi)
+  mode = "const" if noise_mode == "random" else noise_mode    # one noise map for every row
+  images = render(state, broadcast_layers(w, gen.num_layers), k_noise, mode)
+  return {"samples": images, "labels": labels, "ncols": cols, "row_labels": [f"class {i}" for i in range(c_dim)]}
