@@ -91,7 +91,7 @@ def main(argv):
   import jaxgen
   from jaxgen import viz
   from jaxgen.train import collectives
-  from jaxgen.train import workdir as workdir_lib
+  from jaxgen import fileio
   lead = jax.process_index() == 0
   collectives.agree(lambda: cli.check_writable(FLAGS.out, "--out") if lead else None, "write --out")
   run = jaxgen.load(FLAGS.workdir, step=FLAGS.step)
@@ -107,7 +107,7 @@ def main(argv):
   else:
     write = lambda tmp: viz.save_sample_outputs(out, tmp, data_name=run.config.data.name)
   try:  # all or nothing: a failed write (a full disk) leaves the file that was at --out as it was
-    workdir_lib.atomic_write(FLAGS.out, write)
+    fileio.atomic_write(FLAGS.out, write)
   except OSError as e:
     kept = "the file that was there is unchanged" if os.path.exists(FLAGS.out) else "nothing was written there"
     cli.fail(f"cannot write --out={FLAGS.out!r} ({e.strerror or e}); {kept}.", cli.RUN_FAILURE, hard=True)

@@ -20,7 +20,8 @@ They are loaded on first use (module `__getattr__`), so `import jaxgen` and the 
 """
 __version__ = "0.1.0"
 
-__all__ = ["load", "Run", "load_data", "ddim", "ddpm", "dpm_solver_2m", "heun", "ddim_invert", "langevin", "save_image_grid", "image_grid"]
+__all__ = ["load", "Run", "load_data", "ddim", "ddpm", "dpm_solver_2m", "heun", "ddim_invert", "langevin",
+           "save_image_grid", "image_grid"]
 
 
 def __getattr__(name: str):

@@ -18,6 +18,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from jaxgen import fileio
 from jaxgen.data import toy2d
 
 FIGURE_INCHES = 5.0      # side of the square 2-D plots
@@ -36,16 +37,9 @@ def _makedirs_for(path: str) -> None:
 
 
 def _write_atomic(path: str, write) -> None:
-  """Calls write(temporary path) beside `path`, then renames it over `path` (one rename: readers see the old
-  file or the new one); the temporary file is removed if `write` fails."""
+  """`fileio.atomic_write` into a directory made first (readers see the old picture or the new one)."""
   _makedirs_for(path)
-  tmp = f"{path}.{os.getpid()}.tmp.png"
-  try:
-    write(tmp)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+  fileio.atomic_write(path, write)
 
 
 def _savefig(fig, path: str) -> None:

@@ -21,6 +21,7 @@ from conftest import ROOT, load_config
 from signal_injection import pipeline_signalling_at
 import jaxgen
 from jaxgen import data as data_lib
+from jaxgen import fileio
 from jaxgen.errors import JaxgenError, RunFailure
 from jaxgen.runtime import lock as lock_lib
 from jaxgen.runtime import train
@@ -62,14 +63,14 @@ class FailingWrites:
   """The log writers' writes raising ENOSPC (after writing `partial` bytes) while `on`."""
 
   def __init__(self, monkeypatch, partial=3):
-    self.on, self.partial, real = True, partial, workdir_lib._write_all
+    self.on, self.partial, real = True, partial, fileio._write_all
 
     def write(fd, data):
       if self.on:
         os.write(fd, bytes(data)[:self.partial])
         raise OSError(errno.ENOSPC, "No space left on device")
       return real(fd, data)
-    monkeypatch.setattr(workdir_lib, "_write_all", write)
+    monkeypatch.setattr(fileio, "_write_all", write)
 
 
 def read_events(path):

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.convert import torch_pickle
+from jaxgen import fileio
 from jaxgen.errors import JaxgenError, RunFailure, check
 from jaxgen.families import stylegan
 from jaxgen.families.stylegan.model import inference_state
@@ -186,7 +187,7 @@ def convert(pickle_path: str, workdir: str, base_config=None):
     if leftover:
       shutil.rmtree(final)
     os.replace(staging, final)
-    workdir_lib.sync_directory(parent)
+    fileio.sync_directory(parent)
   except (OSError, RunFailure) as e:
     shutil.rmtree(staging, ignore_errors=True)
     cause = getattr(e, "cause", None) or (f"{e.strerror or e}" if isinstance(e, OSError) else str(e))

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 from typing import Protocol, runtime_checkable
 
@@ -25,8 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from etils import epath
 
 from jaxgen import data as jdata
+from jaxgen import fileio
 from jaxgen.config import base_config
 from jaxgen.data.preprocess import resize_bilinear
 from jaxgen.errors import JaxgenError
@@ -237,13 +238,6 @@ def cache_dir() -> str:
   return os.environ.get("JAXGEN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "jaxgen")
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-  with os.fdopen(fd, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
-
-
 def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int = 1, seed: int = 0,
                    pad: int = 0, data_dir: str = "", retrain: bool = False, verbose: bool = False) -> Classifier:
   """The feature classifier for a data set's samples of an image size (its own size: `scoring_size`), trained on
@@ -272,8 +266,9 @@ def get_classifier(dataset: str = "digits", image_size: int = 32, channels: int 
   test = jdata.load_split(config, "test")
   params, meta = train_classifier(spec, train, test, num_classes, verbose=verbose)
   os.makedirs(directory, exist_ok=True)
-  _write_atomic(params_path, flax.serialization.to_bytes(params))
-  _write_atomic(meta_path, json.dumps(meta, indent=2).encode())
+  weights = flax.serialization.to_bytes(params)
+  fileio.atomic_write(params_path, lambda tmp: epath.Path(tmp).write_bytes(weights))
+  fileio.atomic_write(meta_path, lambda tmp: epath.Path(tmp).write_text(json.dumps(meta, indent=2)))
   if verbose:
     print(f"  test accuracy {meta['test_accuracy']:.4f} ({meta['train_seconds']} s)", flush=True)
   return Classifier(spec, params, num_classes, meta)

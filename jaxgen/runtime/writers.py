@@ -27,7 +27,7 @@ from tensorboardX.record_writer import masked_crc32c
 
 from jaxgen.errors import warn
 from jaxgen.train.actions import format_duration
-from jaxgen.train.workdir import append_bytes, atomic_write
+from jaxgen.fileio import append_bytes, atomic_write
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 PNG_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "P": 3, "RGBA": 4}  # PIL mode -> the Summary.Image colorspace

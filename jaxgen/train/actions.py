@@ -11,11 +11,10 @@ import numpy as np
 from etils import epath
 
 from jaxgen import data as data_lib
-from jaxgen import viz
+from jaxgen import fileio, viz
 from jaxgen.errors import JaxgenError, RunFailure, warn
 from jaxgen.train import checkpoint as ckpt
 from jaxgen.train import sharding
-from jaxgen.train import workdir as workdir_lib
 
 EVAL_BATCHES = 20  # test batches averaged at each evaluation
 
@@ -147,7 +146,7 @@ def write_samples(family, config, state, key, workdir, step: int) -> str | None:
         if item.endswith(".jsonl") and dest.exists():
           dest.write_text(dest.read_text() + source.read_text())
         else:
-          workdir_lib.copy_file_atomic(source, dest)   # a full disk leaves the previous picture whole
+          fileio.copy_file_atomic(source, dest)   # a full disk leaves the previous picture whole
     except OSError as e:
       warn(f"could not write the samples of step {step} ({e.strerror or e}); training continues.")
       return None

@@ -10,8 +10,6 @@ save and sample) has to equal the recorded one. Paths may be local or gs:// (eti
 import datetime
 import json
 import os
-import shutil
-import tempfile
 
 import ml_collections
 from etils import epath
@@ -19,6 +17,7 @@ from etils import epath
 from jaxgen import config as config_lib
 from jaxgen import configs
 from jaxgen.errors import JaxgenError
+from jaxgen.fileio import atomic_write
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "config_history.jsonl"
@@ -28,92 +27,6 @@ CHECKPOINTS = "checkpoints"
 RUN_LENGTH_KEYS = ("train.num_steps", "train.log_every", "train.checkpoint_every", "train.keep_checkpoints",
                    "train.sample_every", "train.num_sample_images", "train.eval_every")
 RUN_LENGTH_PREFIXES = ("sample.",)  # sampling options only affect the sample grids
-
-
-def _write_all(fd: int, data: bytes) -> None:
-  view = memoryview(data)
-  while view:
-    view = view[os.write(fd, view):]
-
-
-def append_bytes(p, data: bytes) -> None:
-  """Appends `data` to the file `p` all or nothing: on an error the file is cut back to its old size and the error
-  re-raised. Local files are appended in place; object stores (gs://), which cannot append, are rewritten."""
-  if "://" in os.fspath(p):  # an object store
-    p = epath.Path(p)
-    p.write_bytes((p.read_bytes() if p.exists() else b"") + data)
-    return
-  fd = os.open(os.fspath(p), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-  try:
-    size = os.fstat(fd).st_size
-    try:
-      _write_all(fd, data)
-    except OSError:
-      try:
-        os.ftruncate(fd, size)  # truncating frees space, so it works on a full disk
-      except OSError:
-        pass
-      raise
-  finally:
-    os.close(fd)
-
-
-def sync_directory(directory) -> None:
-  """fsync of a directory, so a rename in it survives a power cut (best effort: some filesystems refuse)."""
-  try:
-    fd = os.open(os.fspath(directory) or ".", os.O_RDONLY)
-  except OSError:
-    return
-  try:
-    os.fsync(fd)
-  except OSError:
-    pass
-  finally:
-    os.close(fd)
-
-
-def atomic_write(target, write) -> None:
-  """Writes the file `target` all or nothing: the one way jaxgen writes a user-visible file (sample.py --out,
-  config.json, converted work directories, sample grids).
-
-  `write(tmp)` writes a temporary file in the same directory with the same extension (writers that pick the format
-  by extension keep working); it is flushed to disk (fsync) and renamed over `target` (os.replace), then the
-  directory is synced. On any failure the temporary file is removed and `target` keeps its previous contents; an
-  OSError is raised again with `target` as its filename. Object stores (gs://) replace objects whole: the file is
-  written locally and copied.
-  """
-  target = os.fspath(target)
-  if "://" in target:
-    with tempfile.TemporaryDirectory(prefix="jaxgen_write_") as scratch:
-      local = os.path.join(scratch, os.path.basename(target))
-      write(local)
-      epath.Path(local).copy(epath.Path(target), overwrite=True)
-    return
-  directory, name = os.path.split(os.path.abspath(target))
-  stem, ext = os.path.splitext(name)
-  tmp = os.path.join(directory, f".{stem}.tmp-{os.getpid()}{ext}")
-  try:
-    write(tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-      os.fsync(fd)
-    finally:
-      os.close(fd)
-    os.replace(tmp, target)
-  except BaseException as e:
-    try:
-      os.remove(tmp)
-    except OSError:
-      pass
-    if isinstance(e, OSError):
-      raise OSError(e.errno, e.strerror or str(e), target) from None
-    raise
-  sync_directory(directory)
-
-
-def copy_file_atomic(source, target) -> None:
-  """Copies `source` over `target` with `atomic_write`."""
-  atomic_write(target, lambda tmp: shutil.copyfile(os.fspath(source), tmp))
 
 
 def path(workdir) -> epath.Path:
@@ -196,7 +109,8 @@ def compare(recorded: dict, new: dict) -> tuple[dict, dict]:
   """(allowed changes, incompatible changes) between two configs as {dotted key: (recorded, new)};
   a key missing on one side shows as "<unset>"."""
   a, b = flatten(recorded), flatten(new)
-  changes = {k: (a.get(k, "<unset>"), b.get(k, "<unset>")) for k in sorted(set(a) | set(b)) if a.get(k, "<unset>") != b.get(k, "<unset>")}
+  changes = {k: (a.get(k, "<unset>"), b.get(k, "<unset>")) for k in sorted(set(a) | set(b))
+             if a.get(k, "<unset>") != b.get(k, "<unset>")}
   allowed = {k: v for k, v in changes.items() if is_run_length_key(k)}
   return allowed, {k: v for k, v in changes.items() if k not in allowed}
 

@@ -264,20 +264,7 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
   # Edits and interpolations share one noise map per layer so that only the latent changes along a row.
   frames_mode = "const" if noise_mode == "random" else noise_mode
   if "interpolate" in options:
-    frames = int(options["interpolate"])
-    check(frames >= 2, f"interpolate={frames} is not allowed; choose at least 2 frames.")
-    z = jax.random.normal(k_z, (2, num, gen.z_dim))
-    t = jnp.linspace(0.0, 1.0, frames)
-    if settings.get("interp_space", "w") == "z":
-      zs = jax.vmap(lambda ti: interp.slerp(z[0], z[1], ti), out_axes=1)(t)          # (num, frames, z_dim)
-      w = map_z(state, zs.reshape(-1, gen.z_dim), label=label)
-    else:
-      w0, w1 = map_z(state, z[0], label=label), map_z(state, z[1], label=label)
-      w = jax.vmap(lambda ti: interp.lerp(w0, w1, ti), out_axes=1)(t).reshape(-1, gen.w_dim)
-    images = render(state, broadcast_layers(trunc(w), num_layers), k_noise, frames_mode)
-    path = "slerp in Z" if settings.get("interp_space", "w") == "z" else "lerp in W"
-    return {"samples": images, "ncols": frames, "col_labels": value_labels(t, "t=", 2),
-            "title": f"{path} between two samples per row, ψ={psi:g}"}
+    return _interpolation(state, settings, k_z, k_noise, num, int(options["interpolate"]), psi, label, frames_mode)
 
   if "mix_crossover" in options:
     cross = int(options["mix_crossover"])
@@ -305,6 +292,25 @@ def sample_outputs(state: State, config, key, num: int, options: dict) -> dict:
     edited = edits_lib.grid(w[0], dirs[0], dirs[1], alphas, alphas, weights)          # (A, A, L, D)
   images = render(state, edited.reshape(-1, num_layers, gen.w_dim), k_noise, frames_mode)
   return {"samples": images, "ncols": len(alphas), **edit_texts([s.strip() for s in specs], alphas, units)}
+
+
+def _interpolation(state: State, settings: dict, k_z, k_noise, num: int, frames: int, psi: float, label,
+                   noise_mode: str) -> dict:
+  """interpolate=N: num rows of N frames, lerp in W between two samples (slerp in Z if interp_space='z')."""
+  check(frames >= 2, f"interpolate={frames} is not allowed; choose at least 2 frames.")
+  gen = state.generator
+  z = jax.random.normal(k_z, (2, num, gen.z_dim))
+  t = jnp.linspace(0.0, 1.0, frames)
+  if settings.get("interp_space", "w") == "z":
+    zs = jax.vmap(lambda ti: interp.slerp(z[0], z[1], ti), out_axes=1)(t)          # (num, frames, z_dim)
+    w = map_z(state, zs.reshape(-1, gen.z_dim), label=label)
+  else:
+    w0, w1 = map_z(state, z[0], label=label), map_z(state, z[1], label=label)
+    w = jax.vmap(lambda ti: interp.lerp(w0, w1, ti), out_axes=1)(t).reshape(-1, gen.w_dim)
+  images = render(state, broadcast_layers(truncate(w, state.w_avg, psi), gen.num_layers), k_noise, noise_mode)
+  path = "slerp in Z" if settings.get("interp_space", "w") == "z" else "lerp in W"
+  return {"samples": images, "ncols": frames, "col_labels": value_labels(t, "t=", 2),
+          "title": f"{path} between two samples per row, ψ={psi:g}"}
 
 
 def _checked_label(state: State, options: dict) -> Optional[int]:
