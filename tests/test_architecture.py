@@ -14,7 +14,8 @@ LAYERS = (
     ("jaxgen.train", "jaxgen.run"),                                                  # the loop, loading a run
     ("jaxgen.families",),                                                            # the science
     ("jaxgen.nn", "jaxgen.samplers", "jaxgen.metrics", "jaxgen.data", "jaxgen.latent", "jaxgen.viz"),
-    ("jaxgen.configs", "jaxgen.config", "jaxgen.errors", "jaxgen.compile_cache"),    # configs as data, errors
+    ("jaxgen.configs", "jaxgen.config", "jaxgen.errors", "jaxgen.compile_cache",     # configs as data, errors,
+     "jaxgen.fileio"),                                                               # whole-file writes
 )
 MAX_LOCAL_IMPORTS = 10
 
