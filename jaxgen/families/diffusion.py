@@ -14,7 +14,7 @@ The mean L1 and the EMA started from the initial parameters differ from the refe
 (quirk #7, docs/reference.md §8); `model.ema_warmup` ramps the decay as min(ema_decay, (1 + n)/(10 + n)).
 
 Class-conditional models (model.num_classes = K > 0, classifier-free guidance, Ho & Salimans 2022): the U-Net
-adds a label embedding to the noise embedding; in training each label is replaced by the null class K with
+adds a label embedding to every residual block; in training each label is replaced by the null class K with
 probability model.label_dropout (`training_labels`), so one network learns eps(x, c) and eps(x, null); sampling
 mixes them with the guidance weight w (`sample.guidance`, `jaxgen.samplers.guidance`), for every sampler.
 
