@@ -69,9 +69,12 @@ class Run:
                    step_size_start=η   first step, annealed geometrically to the training chain's last step
                    temperature=T   noise std × sqrt(T) (< 1: a sharper density); chain=True: the chain strip
                                    (num · K images, K states per sample, `ebm.chain_steps(steps)`)
-      diffusion    steps=K         reverse-diffusion steps (>= 1; default 20); sampler="ddim" | "ddpm"
+      diffusion    steps=K         reverse-diffusion steps (>= 1; default 20); sampler="ddim" | "ddpm" |
+                                   "dpm_solver_2m" | "heun" (`jaxgen.samplers.solvers.nfe` counts evaluations)
                    initial_noise   the starting N(0, I) noise (num, H, W, C) (default: drawn from
                                    `jax.random.split(key)[0]`; DDPM's per-step noise comes from `split(key)[1]`)
+                   label=k         class k for every sample (class-conditional models; default: uniform labels)
+                   guidance=w      classifier-free guidance weight w >= 0 ((1 + w) eps(x, c) - w eps(x, null))
     """
     if not isinstance(num, int) or num <= 0:
       raise JaxgenError(f"num={num!r} must be a positive integer.")

@@ -24,7 +24,8 @@ from jaxgen.train import workdir as workdir_lib
 from jaxgen.samplers.langevin import ula_noise
 
 EXPORTS = {"load": run_lib.load, "Run": run_lib.Run, "load_data": run_lib.load_data, "ddim": samplers.ddim,
-           "ddpm": samplers.ddpm, "langevin": samplers.langevin, "save_image_grid": viz.save_image_grid,
+           "ddpm": samplers.ddpm, "dpm_solver_2m": samplers.dpm_solver_2m, "heun": samplers.heun,
+           "ddim_invert": samplers.ddim_invert, "langevin": samplers.langevin, "save_image_grid": viz.save_image_grid,
            "image_grid": viz.image_grid}
 
 
