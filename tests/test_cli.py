@@ -247,7 +247,8 @@ def test_sample_options_are_one_table_the_families_use():
     assert families.get(name).SAMPLE_OPTIONS is so.SAMPLE_OPTIONS[name], name
   assert families.get("diffusion").OUTPUT_OPTIONS is so.OUTPUT_OPTIONS["diffusion"]
   assert families.get("gan").RENAMED_OPTIONS is so.RENAMED_OPTIONS["gan"]
-  assert so.outputs("diffusion") == ("steps", "sampler", "steps_sweep", "interpolate")
+  assert so.outputs("diffusion") == ("steps", "sampler", "steps_sweep", "interpolate", "label", "guidance",
+                                     "class_grid", "invert")
   assert so.outputs("stylegan")[:5] == ("truncation", "interpolate", "direction", "alphas", "mix_crossover")
   assert len(set(so.outputs("stylegan"))) == len(so.outputs("stylegan"))
   assert so.check_outputs("ebm", {"steps": 3, "chain": None}) == {"steps": 3}

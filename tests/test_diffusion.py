@@ -372,29 +372,34 @@ def test_family_samplers_and_inversion(trained):
     family.sample_outputs(state, config, key, 2, {"invert": True, "steps_sweep": "1,2"})
 
 
-def test_conditional_unet_adds_a_label_embedding():
-  """With the label's embedding row set to zero the conditional U-Net is the unconditional one (same weights)."""
+def test_conditional_unet_adds_the_label_to_every_residual_block():
+  """Every residual block has a Dense of the label's embedding; with those zeroed the conditional U-Net is the
+  unconditional one (same other weights), and with them the label changes the output of its own example only."""
   from jaxgen.nn.unet import UNet
   kw = dict(widths=(4,), block_depth=1, bottleneck_width=4, bottleneck_depth=1, embedding_dim=8)
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 4, 1))
   var = jnp.array([0.3, 0.7]).reshape(2, 1, 1, 1)
   cond = jax.jit(lambda: UNet(num_classes=3, **kw).init(jax.random.PRNGKey(1), x, var, labels=jnp.array([0, 3])))()
   params = jax.tree.map(lambda p: p + 0.1, cond["params"])                 # a nonzero head
-  table = params["label_embedding"]["embedding"]
-  assert table.shape == (4, 8)                                             # 3 classes + the null class
-  params = {**params, "label_embedding": {"embedding": table.at[3].set(0.0)}}
-  plain = {k: v for k, v in params.items() if k != "label_embedding"}
+  assert params["label_embedding"]["embedding"].shape == (4, 8)            # 3 classes + the null class
+  blocks = [k for k in params if k.startswith("ResidualBlock")]
+  assert len(blocks) == 3 and all(set(params[k]["cond"]) == {"kernel", "bias"} for k in blocks)
+  zeroed = {k: ({**v, "cond": jax.tree.map(jnp.zeros_like, v["cond"])} if k in blocks else v)
+            for k, v in params.items()}
+  plain = {k: {n: w for n, w in v.items() if n != "cond"} for k, v in params.items() if k != "label_embedding"}
 
   @jax.jit
-  def outputs(params, plain):
-    variables = {"params": params, "batch_stats": cond["batch_stats"]}
-    return (UNet(num_classes=3, **kw).apply(variables, x, var, labels=jnp.array([3, 3])),
-            UNet(**kw).apply({"params": plain, "batch_stats": cond["batch_stats"]}, x, var),
-            UNet(num_classes=3, **kw).apply(variables, x, var, labels=jnp.array([1, 3])))
+  def outputs(params, zeroed, plain):
+    stats = cond["batch_stats"]
+    net = UNet(num_classes=3, **kw)
+    return (net.apply({"params": zeroed, "batch_stats": stats}, x, var, labels=jnp.array([1, 3])),
+            UNet(**kw).apply({"params": plain, "batch_stats": stats}, x, var),
+            net.apply({"params": params, "batch_stats": stats}, x, var, labels=jnp.array([3, 3])),
+            net.apply({"params": params, "batch_stats": stats}, x, var, labels=jnp.array([1, 3])))
 
-  got, want, other = (np.asarray(a) for a in outputs(params, plain))
+  got, want, null, other = (np.asarray(a) for a in outputs(params, zeroed, plain))
   np.testing.assert_allclose(got, want, atol=1e-6)
-  assert np.abs(other[0] - got[0]).max() > 1e-3 and np.allclose(other[1], got[1])
+  assert np.abs(other[0] - null[0]).max() > 1e-3 and np.allclose(other[1], null[1])
 
 
 @pytest.fixture(scope="module")

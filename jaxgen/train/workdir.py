@@ -17,7 +17,7 @@ from etils import epath
 from jaxgen import config as config_lib
 from jaxgen import configs
 from jaxgen.errors import JaxgenError
-from jaxgen.fileio import atomic_write
+from jaxgen.fileio import append_bytes, atomic_write
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "config_history.jsonl"
