@@ -35,6 +35,7 @@ if inject:
   step, sig = map(int, inject.split(":"))
   data_lib.make_pipeline = pipeline_signalling_at(data_lib.make_pipeline, step, sig,
                                                   os.environ.get("JAXGEN_TEST_SIGNAL_STAMP"))
+__file__ = os.path.abspath("train.py")       # as when python runs train.py itself
 exec(compile(open("train.py").read(), "train.py", "exec"))
 """
 
