@@ -62,7 +62,7 @@ def test_reference_unet_parameter_count():
   assert count(shapes["batch_stats"]) == 2_880
 
 
-@pytest.mark.parametrize("shape", [(2, 16, 16, 3), (3, 8, 24, 1)])
+@pytest.mark.parametrize("shape", [(3, 8, 24, 3)])   # odd batch, non-square, 3 channels: one compile
 def test_unet_shape_and_zero_output_at_init(shape):
   net = UNet(widths=(8, 16, 24), bottleneck_width=32)
   x = jax.random.normal(jax.random.PRNGKey(1), shape)
