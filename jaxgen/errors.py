@@ -44,3 +44,15 @@ class RunFailure(RuntimeError):
 def warn(text: str) -> None:
   """One `warning: ...` line on stderr: something went wrong that the run survives."""
   print(f"warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+def positive_ints(name: str, value, example: str) -> tuple:
+  """'5,10,20' (or a sequence of ints) -> (5, 10, 20) in the given order; JaxgenError naming `name` and
+  `example` unless it is a non-empty list of positive integers."""
+  try:
+    items = [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
+  except (TypeError, ValueError):
+    items = []
+  check(bool(items) and all(v > 0 for v in items),
+        f"{name}={value!r} must be a comma-separated list of positive integers, e.g. {example}.")
+  return tuple(items)

@@ -46,7 +46,7 @@ from flax import struct
 from jaxgen import data as data_lib
 from jaxgen.configs import sample_options
 from jaxgen.data import preprocess
-from jaxgen.errors import JaxgenError, check, choice, supported_options
+from jaxgen.errors import JaxgenError, check, choice, positive_ints, supported_options
 from jaxgen.latent.grid import value_labels
 from jaxgen.latent.interpolate import sincos_interpolation, slerp
 from jaxgen.nn import policy
@@ -440,13 +440,7 @@ def split_images(config, key: jax.Array, num: int) -> np.ndarray:
 
 def parse_steps_sweep(value) -> tuple[int, ...]:
   """'1,2,3,5,20,100' (or a sequence of ints) -> (1, 2, 3, 5, 20, 100)."""
-  try:
-    items = [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
-  except (TypeError, ValueError):
-    items = []
-  check(bool(items) and all(v > 0 for v in items),
-        f"steps_sweep={value!r} must be a comma-separated list of positive integers, e.g. '1,2,3,5,20,100'.")
-  return tuple(items)
+  return positive_ints("steps_sweep", value, "'1,2,3,5,20,100'")
 
 
 def interpolation_noises(key: jax.Array, num: int, frames: int, shape) -> jax.Array:

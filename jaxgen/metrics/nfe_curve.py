@@ -17,7 +17,7 @@ import os
 import time
 from typing import Callable, Sequence
 
-from jaxgen.errors import check
+from jaxgen.errors import check, positive_ints
 from jaxgen.samplers import solvers
 
 # The metric drawn: the first of these the scores contain (classifier-feature FD, Inception FID, toy 2-D energy).
@@ -27,14 +27,8 @@ METRIC_LABELS = {"fd": "FD in the classifier's features", "inception_fid": "Ince
 
 
 def parse_budgets(value) -> tuple[int, ...]:
-  """'5,10,20,50,100' (or a sequence of ints) -> (5, 10, 20, 50, 100); JaxgenError unless positive integers."""
-  try:
-    items = [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
-  except (TypeError, ValueError):
-    items = []
-  check(bool(items) and all(v > 0 for v in items),
-        f"--nfe={value!r} must be a comma-separated list of positive integers, e.g. 5,10,20,50,100.")
-  return tuple(sorted(set(items)))
+  """'5,10,20,50,100' (or a sequence of ints) -> (5, 10, 20, 50, 100), sorted without repeats."""
+  return tuple(sorted(set(positive_ints("--nfe", value, "5,10,20,50,100"))))
 
 
 def curve(score: Callable[[dict], dict], budgets: Sequence[int], samplers: Sequence[str] = solvers.SAMPLERS,
